@@ -1,0 +1,3 @@
+from tianyan.cli.main import app
+
+app()

@@ -1,0 +1,46 @@
+"""The FastAPI application: routers under /api/v1, problem details, size limits, docs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+
+import tianyan
+from tianyan.api import problems
+from tianyan.api.limits import RequestSizeLimit
+from tianyan.api.routers import audit, auth, cameras, devices, gbid, plans, regions, registry_io, signaling, users
+from tianyan.app.platform import Platform
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(platform: Platform, *, extra_routers: tuple[APIRouter, ...] = ()) -> FastAPI:
+    app = FastAPI(
+        title="Tianyan 天眼",
+        version=tianyan.__version__,
+        description="City-scale public-security video surveillance platform. Errors are RFC 9457 problem details.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.platform = platform
+    problems.install(app)
+    api = APIRouter(prefix=API_PREFIX)
+    # registry_io before cameras: its fixed paths (/cameras/export) must win over /cameras/{gb_id}.
+    for module in (auth, registry_io, cameras, signaling, devices, regions, users, audit, plans, gbid):
+        api.include_router(module.router)
+    for router in extra_routers:
+        api.include_router(router)
+
+    @api.get("/health", tags=["meta"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": tianyan.__version__}
+
+    app.include_router(api)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse(f"{API_PREFIX}/docs")
+
+    app.add_middleware(RequestSizeLimit, max_bytes=platform.config.server.max_request_bytes)
+    return app

@@ -1,0 +1,1 @@
+"""The composition root: wires configuration, database and domains into running processes."""

@@ -1,0 +1,216 @@
+"""`tianyan demo`: the platform filled with the Huizhou regions, a generated registry and one account per role."""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tianyan.app import demo_devices
+from tianyan.app.bootstrap import create_first_admin, generate_password
+from tianyan.app.platform import Platform
+from tianyan.app.server import serve
+from tianyan.config import Config
+from tianyan.core.errors import InvalidInput
+from tianyan.registry.models import Camera, Region
+from tianyan.registry.rules import CLASSES, NETWORKS
+from tianyan.security import accounts
+from tianyan.security.models import User
+from tianyan.security.passwords import PasswordPolicy
+from tianyan.security.roles import ROLE_NAMES_ZH, Role
+from tianyan.sim.gb28181.fleet import Fleet, FleetOptions
+from tianyan.sim.gb28181.profile import DeviceSpec, PlatformAddress, VideoSettings
+from tianyan.sim.huizhou import CITY, DISTRICT_BY_CODE, SECTOR_BY_LEAD, SECTORS, load_huizhou
+from tianyan.sim.registry_gen import generate, load_registry
+
+CREDENTIALS_FILE = "demo-accounts.txt"
+MAX_CAMERAS = 200_000
+EDUCATION = SECTOR_BY_LEAD["市教育局"]
+SECTOR_BY_CODE = {sector.code: sector for sector in SECTORS}
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    role: Role
+    display_name: str
+    scope: accounts.ScopeSpec
+
+
+# The administrator comes first and is made by bootstrap.create_first_admin, like `tianyan init` does.
+ACCOUNTS: tuple[DemoAccount, ...] = (
+    DemoAccount("admin", Role.ADMIN, "Administrator", accounts.ScopeSpec.everything()),
+    # A district operator watches its own police points and may pull class-2 points, which are on the social network.
+    DemoAccount(
+        "huiyang.operator", Role.OPERATOR, "惠阳分局监看员",
+        accounts.ScopeSpec(regions=("441303",), networks=("police", "social"), classes=(1, 2)),
+    ),
+    DemoAccount("city.analyst", Role.ANALYST, "市局研判员", accounts.ScopeSpec.everything()),
+    DemoAccount("maintainer", Role.MAINTAINER, "市局运维员", accounts.ScopeSpec.everything()),
+    DemoAccount(
+        "edu.industry", Role.INDUSTRY, "市教育局行业用户",
+        accounts.ScopeSpec(all_regions=True, networks=("social",), classes=(2,), sector_code=EDUCATION.code),
+    ),
+    DemoAccount("auditor", Role.AUDITOR, "审计员", accounts.ScopeSpec.everything()),
+)  # fmt: skip
+
+
+def describe_scope(scope: accounts.ScopeSpec) -> str:
+    if scope.all_regions:
+        where = f"all of {CITY[1]}"
+    else:
+        where = ", ".join(f"{DISTRICT_BY_CODE[code].name} {code}" if code in DISTRICT_BY_CODE else code
+                          for code in scope.regions)  # fmt: skip
+    networks = "all networks" if set(scope.networks) == set(NETWORKS) else " + ".join(scope.networks) + " network"
+    classes = "all classes" if set(scope.classes) == set(CLASSES) else "class " + ", ".join(map(str, scope.classes))
+    sector = f"; sector {scope.sector_code} {SECTOR_BY_CODE[scope.sector_code].lead}" if scope.sector_code else ""
+    return f"{where}; {networks}; {classes}{sector}"
+
+
+async def seed_demo(
+    session: AsyncSession, *, seed: int, cameras: int, policy: PasswordPolicy
+) -> list[tuple[DemoAccount, str | None]]:
+    """Regions, registry and accounts on an empty database. Returns each account with its password
+    (None where the account already existed and was left alone). Flushes; the caller commits."""
+    await load_huizhou(session)
+    await load_registry(session, generate(seed=seed, cameras=cameras))
+    created: list[tuple[DemoAccount, str | None]] = []
+    existing = set((await session.execute(select(User.username))).scalars())
+    has_admin = (await session.execute(select(User.id).where(User.role == Role.ADMIN.value).limit(1))).first()
+    for account in ACCOUNTS:
+        if account.username in existing or (account.role is Role.ADMIN and has_admin):
+            created.append((account, None))
+            continue
+        if account.role is Role.ADMIN:
+            password = await create_first_admin(session, username=account.username, policy=policy)
+        else:
+            password = generate_password(policy.min_length)
+            await accounts.create_user(
+                session, username=account.username, password=password, role=account.role.value,
+                scope=account.scope, actor="demo", display_name=account.display_name, policy=policy, source="cli",
+            )  # fmt: skip
+        created.append((account, password))
+    return created
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(1, width - _width(text))
+
+
+def account_table(created: list[tuple[DemoAccount, str | None]]) -> str:
+    rows = [("username", "role", "scope", "password")]
+    for account, password in created:
+        role = f"{account.role.value} {ROLE_NAMES_ZH[account.role]}"
+        rows.append((account.username, role, describe_scope(account.scope), password or "(existed; unchanged)"))
+    widths = [max(_width(row[i]) for row in rows) + 2 for i in range(3)]
+    return "\n".join("  " + "".join(_pad(cell, w) for cell, w in zip(row[:3], widths, strict=False)) + row[3]
+                     for row in rows)  # fmt: skip
+
+
+def docs_url(config: Config) -> str:
+    host = config.server.http_host
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
+    return f"http://{host}:{config.server.http_port}/api/v1/docs"
+
+
+def write_credentials(path: Path, text: str) -> None:
+    """Owner-only from the first byte: the file holds passwords."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.chmod(path, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+def _rule(title: str) -> str:
+    return f"\n{'=' * 100}\n {title}\n{'=' * 100}"
+
+
+async def prepare(platform: Platform, *, seed: int, cameras: int) -> str:
+    """Seed an empty database (or recognise an earlier demo) and return the banner to print."""
+    config = platform.config
+    credentials = (config.server.data_dir / CREDENTIALS_FILE).resolve()
+    url = docs_url(config)
+    login = 'Log in: in the docs page, POST /api/v1/auth/login with {"username": "...", "password": "..."}'
+    async with platform.sessions() as session:
+        if (await session.execute(select(Region.id).limit(1))).first():
+            count = (await session.execute(select(func.count()).select_from(Camera))).scalar_one()
+            where = (
+                f"The demo accounts and their passwords are in {credentials}"
+                if credentials.exists()
+                else f"No {CREDENTIALS_FILE} in {credentials.parent}; reset a password with `tianyan user passwd admin`"
+            )
+            specs = demo_devices.load(config.server.data_dir / demo_devices.DEVICES_FILE, password=config.sip.password)
+            return "\n".join([
+                _rule(f"Tianyan 天眼 demo: existing data kept ({count} cameras); nothing was regenerated"),
+                f" API docs: {url}", f" {login}", f" {sip_line(config, specs)}", f" {where}", "=" * 100,
+            ])  # fmt: skip
+        created = await seed_demo(session, seed=seed, cameras=cameras, policy=platform.auth.policy)
+        specs = await demo_devices.create(session, seed=seed, password=config.sip.password)
+        await session.commit()
+    demo_devices.save(config.server.data_dir / demo_devices.DEVICES_FILE, specs)
+    table = account_table(created)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    write_credentials(
+        credentials,
+        f"Tianyan demo accounts, created {stamp} (seed {seed}, {cameras} cameras).\n"
+        f"API docs: {url}\nChange a password with `tianyan user passwd NAME`.\n\n{table}\n",
+    )
+    return "\n".join([
+        _rule(f"Tianyan 天眼 demo: {CITY[1]}, {cameras} generated cameras (seed {seed})"),
+        f" API docs: {url}", f" {login}", f" {sip_line(config, specs)}", "", table, "",
+        f" The passwords are shown once here and kept in {credentials} (mode 0600).", "=" * 100,
+    ])  # fmt: skip
+
+
+async def run_demo(config: Config, *, seed: int = 2012, cameras: int = 8000) -> None:
+    """Open the platform, fill it on first run, print how to log in, and serve until stopped."""
+    if not 0 <= cameras <= MAX_CAMERAS:
+        raise InvalidInput(f"--cameras must be between 0 and {MAX_CAMERAS}, got {cameras}")
+    platform = await Platform.open(config)
+    try:
+        banner = await prepare(platform, seed=seed, cameras=cameras)
+    except BaseException:
+        await platform.close()
+        raise
+    print(banner, flush=True)
+    specs = demo_devices.load(config.server.data_dir / demo_devices.DEVICES_FILE, password=config.sip.password)
+    await serve(config, platform=platform, after_start=lambda started: _start_fleet(started, specs))
+
+
+async def _start_fleet(platform: Platform, specs: list[DeviceSpec]) -> Callable[[], Awaitable[None]]:
+    """The simulated devices, registering with the demo's own SIP server; returns how to stop them."""
+    if platform.sip is None or not specs:
+        return _nothing
+    sip = platform.config.sip
+    host = "127.0.0.1" if sip.host in ("0.0.0.0", "::", "") else sip.host
+    fleet = Fleet(
+        specs, PlatformAddress.of(host, platform.sip.port, sip.id, sip.domain),
+        FleetOptions(ramp_s=5.0, video=VideoSettings(main_size="720p", sub_size="cif")),
+    )  # fmt: skip
+    await fleet.start()
+    return lambda: fleet.stop(unregister=True)
+
+
+async def _nothing() -> None:
+    return None
+
+
+def sip_line(config: Config, specs: list[DeviceSpec]) -> str:
+    kinds = Counter(spec.kind for spec in specs)
+    cameras = sum(len(spec.channel_ids) for spec in specs)
+    return (
+        f"GB/T 28181 SIP server {config.sip.host}:{config.sip.port} (ID {config.sip.id}, domain {config.sip.domain}); "
+        f"{len(specs)} simulated devices ({kinds['ipc']} IPCs, {kinds['nvr']} NVR, {kinds['vehicle']} patrol cars; "
+        f"{cameras} cameras) register within seconds: GET /api/v1/devices?online=true"
+    )

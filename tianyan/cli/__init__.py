@@ -1,0 +1,1 @@
+"""The `tianyan` command line."""

@@ -1,0 +1,1 @@
+"""Pure building blocks every domain needs (GB IDs, errors, clock); imports nothing else of Tianyan."""

@@ -1,0 +1,1 @@
+"""Database plumbing: declarative base, engines for SQLite and PostgreSQL, Alembic migrations."""

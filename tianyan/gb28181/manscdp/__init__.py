@@ -1,0 +1,1 @@
+"""MANSCDP: the XML bodies of GB/T 28181 MESSAGE, NOTIFY and SUBSCRIBE requests, one module per CmdType."""

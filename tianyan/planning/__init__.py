@@ -1,0 +1,1 @@
+"""Construction plans and progress against them."""

@@ -83,9 +83,60 @@ class SipConfig(_Section):
         return self
 
 
+class StoragePool(_Section):
+    """A directory (local or mounted) recordings may be written to, with the most it may hold."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    path: Path
+    # 0 means "whatever the file system has".
+    capacity_gb: float = Field(0.0, ge=0)
+
+
 class MediaConfig(_Section):
-    # Empty means <data_dir>/recordings.
+    # Empty means <data_dir>/recordings; it is the only pool when `pools` is empty.
     recordings_dir: Path | None = None
+    pools: list[StoragePool] = Field(default_factory=list)
+    # Where RTP is received: the address bound, the one put in SDP offers (empty: the bound one), and the ports.
+    rtp_host: str = "127.0.0.1"
+    rtp_advertised_host: str = ""
+    rtp_port_min: int = Field(30000, ge=1024, le=65535)
+    rtp_port_max: int = Field(30999, ge=1024, le=65535)
+    # GB/T 28181 stream transport asked of devices: udp, tcp-passive (we listen), tcp-active (we connect).
+    rtp_transport: Literal["udp", "tcp-passive", "tcp-active"] = "udp"
+    reorder_window_ms: int = Field(120, ge=0, le=2000)
+    # A stream silent this long is lost: reported, and re-requested with back-off.
+    stream_timeout_s: float = Field(5.0, gt=0)
+    retry_min_s: float = Field(2.0, gt=0)
+    retry_max_s: float = Field(60.0, gt=0)
+    # Recording: files cut on the first keyframe after segment_s, flushed to disk every fragment_ms.
+    segment_s: int = Field(300, ge=10, le=3600)
+    fragment_ms: int = Field(1000, ge=100, le=2000)
+    record_classes: list[int] = Field(default_factory=lambda: [1, 2])
+    # Retention: how often expired footage is swept, and the fill levels that start and stop space recovery.
+    retention_sweep_s: int = Field(300, ge=5)
+    pool_high_water: float = Field(0.90, gt=0, le=1)
+    pool_low_water: float = Field(0.85, gt=0, le=1)
+    # Live view: how long a stream nobody watches keeps running, and how long a signed stream URL is valid.
+    live_grace_s: float = Field(30.0, ge=0)
+    token_ttl_s: int = Field(120, ge=10, le=3600)
+    # Empty means <data_dir>/exports.
+    exports_dir: Path | None = None
+    sign_exports: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> MediaConfig:
+        if self.rtp_port_min > self.rtp_port_max:
+            raise ValueError("media.rtp_port_min must not be above media.rtp_port_max")
+        if self.pool_low_water >= self.pool_high_water:
+            raise ValueError("media.pool_low_water must be below media.pool_high_water")
+        if self.retry_min_s > self.retry_max_s:
+            raise ValueError("media.retry_min_s must not be above media.retry_max_s")
+        names = [pool.name for pool in self.pools]
+        if len(names) != len(set(names)):
+            raise ValueError("media.pools names must be unique")
+        if any(cls not in (1, 2, 3) for cls in self.record_classes):
+            raise ValueError("media.record_classes may only hold 1, 2 and 3")
+        return self
 
 
 class SecurityConfig(_Section):
@@ -110,6 +161,15 @@ class Config(_Section):
     @property
     def recordings_dir(self) -> Path:
         return self.media.recordings_dir or self.server.data_dir / "recordings"
+
+    @property
+    def storage_pools(self) -> list[StoragePool]:
+        """The configured pools, or one pool "default" at recordings_dir."""
+        return self.media.pools or [StoragePool(name="default", path=self.recordings_dir)]
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.media.exports_dir or self.server.data_dir / "exports"
 
 
 def async_url(url: str) -> str:

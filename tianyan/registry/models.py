@@ -116,6 +116,8 @@ class Camera(Base):
     channel_status: Mapped[str | None] = mapped_column(String(8))
     online: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     ptz_type: Mapped[int | None] = mapped_column(Integer)
+    # For cameras that only speak RTSP/ONVIF: the stream to pull instead of a GB/T 28181 INVITE.
+    stream_url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

@@ -67,7 +67,7 @@ def test_only_the_demo_imports_sim() -> None:
         (module, target)
         for module, targets in GRAPH.items()
         if _package(module) != "sim"
-        and module not in ("tianyan.app.demo", "tianyan.app.demo_devices", "tianyan.cli.sim")
+        and module not in ("tianyan.app.demo", "tianyan.app.demo_devices", "tianyan.cli.sim", "tianyan.cli.sim_rtsp")
         for target in targets
         if _package(target) == "sim"
     )

@@ -6,9 +6,13 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 
 import tianyan
+from tianyan import web
 from tianyan.api import problems
 from tianyan.api.limits import RequestSizeLimit
-from tianyan.api.routers import audit, auth, cameras, devices, gbid, plans, regions, registry_io, signaling, users
+from tianyan.api.routers import audit, auth, cameras, devices, gbid, live, plans, regions, registry_io, signaling, users
+from tianyan.api.routers import exports as exports_router
+from tianyan.api.routers import playback as playback_router
+from tianyan.api.routers import recordings as recordings_router
 from tianyan.app.platform import Platform
 
 API_PREFIX = "/api/v1"
@@ -27,8 +31,11 @@ def create_app(platform: Platform, *, extra_routers: tuple[APIRouter, ...] = ())
     problems.install(app)
     api = APIRouter(prefix=API_PREFIX)
     # registry_io before cameras: its fixed paths (/cameras/export) must win over /cameras/{gb_id}.
-    for module in (auth, registry_io, cameras, signaling, devices, regions, users, audit, plans, gbid):
+    for module in (auth, registry_io, cameras, signaling, devices, regions, users, audit, plans, gbid, live):
         api.include_router(module.router)
+    api.include_router(recordings_router.router)
+    api.include_router(exports_router.router)
+    api.include_router(playback_router.router)
     for router in extra_routers:
         api.include_router(router)
 
@@ -37,6 +44,7 @@ def create_app(platform: Platform, *, extra_routers: tuple[APIRouter, ...] = ())
         return {"status": "ok", "version": tianyan.__version__}
 
     app.include_router(api)
+    web.install(app)  # the player page at /player
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -13,8 +10,10 @@ from tianyan.bus.base import Bus
 from tianyan.bus.memory import MemoryBus
 from tianyan.config import Config
 from tianyan.core.clock import Clock, SystemClock
+from tianyan.core.secrets import secret_file
 from tianyan.db.engine import make_engine, make_sessionmaker
 from tianyan.gb28181.server import SipServer
+from tianyan.media.service import MediaService
 from tianyan.schema.migrate import upgrade
 from tianyan.security.login import AuthSettings
 from tianyan.security.passwords import PasswordPolicy
@@ -30,20 +29,6 @@ def auth_settings(config: Config) -> AuthSettings:
     )
 
 
-def secret_file(path: Path, *, size_bytes: int) -> bytes:
-    """A random secret kept in a file only its owner can read, made the first time it is asked for."""
-    if path.exists():
-        data = path.read_bytes()
-        if len(data) >= size_bytes:
-            return data
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    data = secrets.token_bytes(size_bytes)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(data)
-    return data
-
-
 @dataclass
 class Platform:
     config: Config
@@ -53,6 +38,8 @@ class Platform:
     bus: Bus = field(default_factory=MemoryBus)
     # The SIP server, when this node runs the "sip" role; the API answers 503 for signaling otherwise.
     sip: SipServer | None = None
+    # The media plane (ingest, recording, live views), when this node runs the "media" role.
+    media: MediaService | None = None
 
     @property
     def auth(self) -> AuthSettings:
@@ -74,7 +61,16 @@ class Platform:
         await self.sip.start()
         return self.sip
 
+    async def start_media(self) -> MediaService:
+        """The media plane; with the SIP server in this process it asks devices for streams, else RTSP only."""
+        self.media = MediaService(self.config, self.sessions, self.bus, clock=self.clock, sip=self.sip)
+        await self.media.start()
+        return self.media
+
     async def close(self) -> None:
+        if self.media is not None:
+            await self.media.close()
+            self.media = None
         if self.sip is not None:
             await self.sip.close()
             self.sip = None

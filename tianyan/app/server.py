@@ -1,4 +1,4 @@
-"""Run the platform's parts (HTTP API, GB/T 28181 SIP server; media as it arrives) in one event loop until a signal."""
+"""Run the platform's parts (HTTP API, GB/T 28181 SIP server, media plane) in one event loop until a signal."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tianyan.api.app import create_app
 from tianyan.app.platform import Platform
 from tianyan.config import Config
 
-ROLES = ("api", "sip")
+ROLES = ("api", "sip", "media")
 log = logging.getLogger(__name__)
 
 
@@ -59,6 +59,8 @@ async def serve(
     try:
         if "sip" in roles:
             await platform.start_sip()
+        if "media" in roles:
+            await platform.start_media()
         stop_extra = await after_start(platform) if after_start is not None else None
         api = _api_server(config, platform) if "api" in roles else None
         parts = [asyncio.create_task(api.serve(), name="api")] if api else []

@@ -9,6 +9,8 @@ import typer
 from tianyan.app import server
 from tianyan.app.platform import Platform
 from tianyan.cli import audit, devices, gbid, regions, registry, report, sim, users
+from tianyan.cli import export as export_cli
+from tianyan.cli import recordings as recordings_cli
 from tianyan.cli.runtime import ConfigOption, fail, load_config, print_json, run, with_session
 
 app = typer.Typer(
@@ -24,6 +26,8 @@ app.add_typer(registry.app, name="camera")
 app.add_typer(report.app, name="report")
 app.add_typer(devices.app, name="device")
 app.add_typer(sim.app, name="sim")
+app.add_typer(recordings_cli.app, name="recordings")
+app.command("export")(export_cli.export)
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

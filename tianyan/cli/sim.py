@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from tianyan.cli import sim_rtsp
 from tianyan.cli.runtime import ConfigOption, fail, load_config
 from tianyan.sim.gb28181.events import DeviceRegistered, DeviceWentOffline, RegistrationFailed, SimEvent
 from tianyan.sim.gb28181.fleet import Fleet, FleetOptions, fleet_specs
@@ -19,6 +20,7 @@ from tianyan.sim.gb28181.profile import KINDS, Behaviour, PlatformAddress, Video
 from tianyan.sim.video import SIZES
 
 app = typer.Typer(help="Simulators for tests, benches and demos.", no_args_is_help=True)
+app.command("rtsp", help="A simulated camera that speaks only RTSP.")(sim_rtsp.rtsp)
 
 
 @app.command("gb28181")

@@ -89,6 +89,7 @@ class MediaSessions:
         start_s: int = 0,
         stop_s: int = 0,
         download_speed: int | None = None,
+        stream_number: int | None = None,
     ) -> MediaSession:
         core = self.core
         try:
@@ -107,6 +108,7 @@ class MediaSessions:
                 start_s=start_s,
                 stop_s=stop_s,
                 download_speed=download_speed,
+                stream_number=stream_number,
             )
         except SdpError as exc:
             self.ssrcs.release(ssrc)

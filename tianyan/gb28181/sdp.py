@@ -54,11 +54,13 @@ def make_offer(
     download_speed: int | None = None,
     rtpmaps: tuple[RtpMap, ...] = DEFAULT_VIDEO_RTPMAPS,
     record_type: int = 0,
+    stream_number: int | None = None,
 ) -> SessionDescription:
     """The INVITE body a platform sends: it receives (recvonly) on address:port.
 
     `transport` is the platform's own role; history sessions need `channel_id` (for u=) and a
-    time range, Download may ask for a `download_speed` multiple.
+    time range, Download may ask for a `download_speed` multiple. `stream_number` (0 main, 1 sub…) is
+    GB/T 28181-2022's a=streamnumber, sent with the vendor spelling a=stream that older devices read.
     """
     _check_gb_id(sender_id, "sender ID")
     if session.is_history:
@@ -81,6 +83,9 @@ def make_offer(
         setup=transport.setup,
         connection="new" if transport.is_tcp else None,
         download_speed=download_speed,
+        attributes=()
+        if stream_number is None
+        else (("streamnumber", str(stream_number)), ("stream", str(stream_number))),
     )
     offer = SessionDescription(
         username=sender_id,

@@ -65,9 +65,10 @@ class Feed:
     upstream: Upstream | None = None
     stats: FeedStats = field(default_factory=FeedStats)
     gop: list[tuple[bool, object, object]] = field(default_factory=list)
-    starting: asyncio.Task[None] | None = None
+    starting: asyncio.Future[object] | None = None
     retry: asyncio.Task[None] | None = None
     stopper: asyncio.Task[None] | None = None
+    stopping_lost: asyncio.Future[None] | None = None
     closed: bool = False
     last_error: str | None = None
 
@@ -77,9 +78,8 @@ class Feed:
         self.stats.last_unit_at = time.monotonic()
         if unit.keyframe:
             self.gop.clear()
-        if self.gop or unit.keyframe:
-            if len(self.gop) < MAX_CACHED_UNITS:
-                self.gop.append((True, codec, unit))
+        if (self.gop or unit.keyframe) and len(self.gop) < MAX_CACHED_UNITS:
+            self.gop.append((True, codec, unit))
         self.tee.on_video(codec, unit)
 
     def on_audio(self, codec: AudioCodec, unit: AudioAccessUnit) -> None:
@@ -163,6 +163,14 @@ class StreamHub:
         else:
             await self._close(feed)
 
+    def replace_sink(self, attachment: Attachment, sink: MediaSink) -> None:
+        """Hand the attachment's place on the feed to another sink (a recorder starting afresh after an outage)."""
+        feed = self.feeds.get(attachment.key)
+        if feed is not None and attachment in feed.attachments:
+            feed.tee.remove(attachment.sink)
+            feed.tee.add(sink)
+        attachment.sink = sink
+
     async def close(self) -> None:
         for feed in list(self.feeds.values()):
             feed.tee.on_end("platform stopping")
@@ -190,6 +198,13 @@ class StreamHub:
         feed.gop.clear()
 
     async def _start(self, feed: Feed) -> None:
+        """The first start: a failure is reported and, while anyone is attached, retried with back-off."""
+        if not await self._open(feed):
+            self._report(feed, f"could not start: {feed.last_error}")
+            if not feed.closed and feed.attachments:
+                feed.retry = asyncio.ensure_future(self._retry(feed))
+
+    async def _open(self, feed: Feed) -> bool:
         channel, stream = feed.key
         try:
             upstream = await self.factory.open(channel, stream, feed, lambda reason: self._lost(feed, reason))
@@ -199,18 +214,16 @@ class StreamHub:
             feed.stats.failures += 1
             feed.last_error = str(exc) or type(exc).__name__
             log.info("starting %s/%s failed: %s", channel, stream, feed.last_error)
-            self._report(feed, f"could not start: {feed.last_error}")
-            if not feed.closed and feed.attachments:
-                feed.retry = asyncio.ensure_future(self._retry(feed))
-            return
+            return False
         finally:
             feed.starting = None
         if feed.closed:
             await upstream.stop()
-            return
+            return False
         feed.upstream = upstream
         feed.stats.opened += 1
         feed.last_error = None
+        return True
 
     def _lost(self, feed: Feed, reason: str) -> None:
         if feed.closed or feed.upstream is None:
@@ -221,7 +234,7 @@ class StreamHub:
         feed.gop.clear()
         log.info("stream %s/%s lost: %s", *feed.key, reason)
         self._report(feed, f"lost: {reason}")
-        asyncio.ensure_future(_quietly_stop(upstream))
+        feed.stopping_lost = asyncio.ensure_future(_quietly_stop(upstream))
         if feed.attachments and feed.retry is None:
             feed.retry = asyncio.ensure_future(self._retry(feed))
 
@@ -232,31 +245,12 @@ class StreamHub:
                 await asyncio.sleep(delay)
                 if feed.closed or not feed.attachments:
                     return
-                feed.starting = asyncio.ensure_future(self._start_once(feed))
-                await feed.starting
+                feed.starting = asyncio.ensure_future(self._open(feed))
+                if await feed.starting:
+                    log.info("stream %s/%s re-opened", *feed.key)
                 delay = min(delay * 2, self.retry_max_s)
         finally:
             feed.retry = None
-
-    async def _start_once(self, feed: Feed) -> None:
-        channel, stream = feed.key
-        try:
-            upstream = await self.factory.open(channel, stream, feed, lambda reason: self._lost(feed, reason))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            feed.stats.failures += 1
-            feed.last_error = str(exc) or type(exc).__name__
-            return
-        finally:
-            feed.starting = None
-        if feed.closed:
-            await upstream.stop()
-            return
-        feed.upstream = upstream
-        feed.stats.opened += 1
-        feed.last_error = None
-        log.info("stream %s/%s re-opened", channel, stream)
 
     def _report(self, feed: Feed, reason: str) -> None:
         if self.on_lost is not None:

@@ -107,17 +107,6 @@ async def _record(session: AsyncSession, platform: Platform, camera_id: int, gb_
     await session.commit()
 
 
-def _app(platform: Platform) -> object:
-    app = create_app(platform)
-    paths = {getattr(route, "path", "") for route in app.routes}
-    if "/api/v1/cameras/{gb_id}/playback" not in paths:
-        # Recorded playback's router, until the app includes it itself.
-        from tianyan.api.routers import playback
-
-        app = create_app(platform, extra_routers=(playback.router,))
-    return app
-
-
 @pytest.fixture
 async def console(platform: Platform, session: AsyncSession, recorded_files: list[Path]) -> AsyncIterator[Console]:
     registry = await build_registry(session, sensitive=(False,))
@@ -130,7 +119,7 @@ async def console(platform: Platform, session: AsyncSession, recorded_files: lis
     platform.config.media.live_grace_s = 0.0
     platform.media = SimpleNamespace(hub=hub)  # type: ignore[attr-defined]
     try:
-        async with running_server(_app(platform)) as base_url:
+        async with running_server(create_app(platform)) as base_url:
             yield Console(base_url, camera.gb_id, "duty.officer", PASSWORD, platform, factory)
     finally:
         await hub.close()

@@ -73,7 +73,8 @@ def test_every_command_is_listed() -> None:
 
 
 def test_every_command_but_gbid_takes_config_as_the_readme_says() -> None:
-    assert "Every command except `gbid` and `sim rtsp` takes `--config FILE`" in " ".join(README.read_text(encoding="utf-8").split())
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    assert "Every command except `gbid` and `sim rtsp` takes `--config FILE`" in readme
     for path, command in cli_commands().items():
         assert ("--config" in options_of(command)) == (path[0] != "gbid" and path != ("sim", "rtsp")), path
 

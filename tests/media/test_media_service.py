@@ -12,7 +12,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.gb28181.conftest import PASSWORD, Recorder, sessions, sip, sip_config  # noqa: F401, F811  (fixtures)
+from tests.gb28181.conftest import PASSWORD, Recorder
+from tests.gb28181.conftest import sessions as _sessions_fixture  # noqa: F401  (the fixtures, by their own names)
+from tests.gb28181.conftest import sip as _sip_fixture  # noqa: F401
+from tests.gb28181.conftest import sip_config as _sip_config_fixture  # noqa: F401
 from tests.gb28181.test_with_simulator import simulated
 from tianyan.config import Config, MediaConfig, ServerConfig
 from tianyan.gb28181.server import SipServer

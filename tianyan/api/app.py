@@ -9,10 +9,22 @@ import tianyan
 from tianyan import web
 from tianyan.api import problems
 from tianyan.api.limits import RequestSizeLimit
-from tianyan.api.routers import audit, auth, cameras, devices, gbid, live, plans, regions, registry_io, signaling, users
-from tianyan.api.routers import exports as exports_router
-from tianyan.api.routers import playback as playback_router
-from tianyan.api.routers import recordings as recordings_router
+from tianyan.api.routers import (
+    audit,
+    auth,
+    cameras,
+    devices,
+    exports,
+    gbid,
+    live,
+    plans,
+    playback,
+    recordings,
+    regions,
+    registry_io,
+    signaling,
+    users,
+)
 from tianyan.app.platform import Platform
 
 API_PREFIX = "/api/v1"
@@ -31,11 +43,9 @@ def create_app(platform: Platform, *, extra_routers: tuple[APIRouter, ...] = ())
     problems.install(app)
     api = APIRouter(prefix=API_PREFIX)
     # registry_io before cameras: its fixed paths (/cameras/export) must win over /cameras/{gb_id}.
-    for module in (auth, registry_io, cameras, signaling, devices, regions, users, audit, plans, gbid, live):
+    routers = (auth, registry_io, cameras, signaling, devices, regions, users, audit, plans, gbid)
+    for module in (*routers, live, playback, recordings, exports):
         api.include_router(module.router)
-    api.include_router(recordings_router.router)
-    api.include_router(exports_router.router)
-    api.include_router(playback_router.router)
     for router in extra_routers:
         api.include_router(router)
 

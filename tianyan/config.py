@@ -112,6 +112,8 @@ class MediaConfig(_Section):
     segment_s: int = Field(300, ge=10, le=3600)
     fragment_ms: int = Field(1000, ge=100, le=2000)
     record_classes: list[int] = Field(default_factory=lambda: [1, 2])
+    # The stream recorded when a camera's own plan does not say (the demo records the sub stream).
+    record_stream: Literal["main", "sub"] = "main"
     # Retention: how often expired footage is swept, and the fill levels that start and stop space recovery.
     retention_sweep_s: int = Field(300, ge=5)
     pool_high_water: float = Field(0.90, gt=0, le=1)

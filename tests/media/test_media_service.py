@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
@@ -12,12 +14,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.gb28181 import conftest as gb_fixtures
 from tests.gb28181.conftest import PASSWORD, Recorder
-from tests.gb28181.conftest import sessions as _sessions_fixture  # noqa: F401  (the fixtures, by their own names)
-from tests.gb28181.conftest import sip as _sip_fixture  # noqa: F401
-from tests.gb28181.conftest import sip_config as _sip_config_fixture  # noqa: F401
 from tests.gb28181.test_with_simulator import simulated
 from tianyan.config import Config, MediaConfig, ServerConfig
+from tianyan.core.errors import Forbidden, InvalidInput
 from tianyan.gb28181.server import SipServer
 from tianyan.media.fmp4 import Fmp4Fragmenter
 from tianyan.media.models import RecordingSegment
@@ -28,7 +29,13 @@ from tianyan.registry.models import Camera
 from tianyan.sim.gb28181.profile import DeviceSpec
 from tianyan.sim.rtsp import RtspCamera
 
+# The signaling fixtures: a SIP server on loopback over a migrated database.
+sip_config = gb_fixtures.sip_config
+sessions = gb_fixtures.sessions
+sip = gb_fixtures.sip
+
 IPC = "44130200001320000001"
+NVR = "44130200001180000001"
 CHANNEL = "44130200001310000001"
 
 
@@ -200,3 +207,36 @@ async def test_an_rtsp_camera_is_recorded(
     segments = await _segments(sessions)
     assert segments and segments[0].codec == "h264"
     assert probe(tmp_path / "recordings" / segments[0].path)["streams"][0]["codec_name"] == "h264"
+
+
+async def test_footage_kept_on_an_nvr_plays_through_gb_playback_and_is_steered(
+    sip: tuple[SipServer, Recorder], sessions: async_sessionmaker[AsyncSession], platform_media: MediaService
+) -> None:
+    server, _ = sip
+    device = await simulated(server, sessions, DeviceSpec.build(NVR, PASSWORD, kind="nvr", channels=2))
+    playbacks = platform_media.device_playbacks
+    try:
+        channel = device.spec.channel_ids[0]
+        await _camera_exists(sessions, channel)
+        end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+        playback = await playbacks.start(channel, end - timedelta(minutes=10), end, user_id=7)
+        viewer = playbacks.watch(playback.id, user_id=7)
+        header = json.loads(await viewer.next())
+        assert header["mime_codec"].startswith("video/mp4")
+        init = await viewer.next()
+        assert init[4:8] == b"ftyp"
+        assert (await viewer.next())[4:8] == b"moof"  # pictures from the NVR's own recording
+        with pytest.raises(Forbidden):
+            await playbacks.control(playback.id, "pause", user_id=8)  # someone else's playback
+        await playbacks.control(playback.id, "pause", user_id=7)
+        await playbacks.control(playback.id, "scale", user_id=7, scale=2.0)
+        await playbacks.control(playback.id, "seek", user_id=7, seek_s=300)
+        with pytest.raises(InvalidInput):
+            await playbacks.control(playback.id, "seek", user_id=7, seek_s=3600)
+        history = [s for s in device.media.sessions if s.history is not None]
+        assert history and history[0].history.scale == 2.0  # the device really changed speed
+        await playbacks.leave(playback.id, viewer)
+        assert playback.id not in playbacks.sessions
+        await until(lambda: device.stats.streams_active == 0, 5)
+    finally:
+        await device.stop()

@@ -22,7 +22,8 @@ from tianyan.media.ps import (
     pack_header,
     pes_packets,
 )
-from tianyan.media.ps_demux import DemuxedUnit, PsDemuxer, TimestampUnwrapper
+from tianyan.media.ps_demux import DemuxedUnit, PsDemuxer
+from tianyan.media.timestamps import TimestampUnwrapper
 from tianyan.media.units import AudioCodec, VideoCodec
 from tianyan.sim.video import FileVideo, SyntheticVideo
 

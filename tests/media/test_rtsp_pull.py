@@ -18,14 +18,8 @@ import pytest
 from tianyan.core.errors import NotFound, Unavailable, UpstreamError, UpstreamTimeout
 from tianyan.media.hub import StreamHub
 from tianyan.media.nal import nal_types
-from tianyan.media.rtsp_pull import (
-    AacConfig,
-    PacketConverter,
-    RtspUpstream,
-    RtspUpstreamFactory,
-    Timeline,
-    redact,
-)
+from tianyan.media.rtsp_convert import AacConfig, PacketConverter, Timeline
+from tianyan.media.rtsp_pull import RtspUpstream, RtspUpstreamFactory, redact
 from tianyan.media.units import AudioAccessUnit, AudioCodec, VideoAccessUnit, VideoCodec
 from tianyan.sim.rtsp import CameraPath, RtspCamera, frame_number
 

@@ -13,6 +13,7 @@ from tianyan.api.routers import (
     audit,
     auth,
     cameras,
+    device_playback,
     devices,
     exports,
     gbid,
@@ -44,7 +45,7 @@ def create_app(platform: Platform, *, extra_routers: tuple[APIRouter, ...] = ())
     api = APIRouter(prefix=API_PREFIX)
     # registry_io before cameras: its fixed paths (/cameras/export) must win over /cameras/{gb_id}.
     routers = (auth, registry_io, cameras, signaling, devices, regions, users, audit, plans, gbid)
-    for module in (*routers, live, playback, recordings, exports):
+    for module in (*routers, live, playback, device_playback, recordings, exports):
         api.include_router(module.router)
     for router in extra_routers:
         api.include_router(router)

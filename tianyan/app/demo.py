@@ -153,7 +153,8 @@ async def prepare(platform: Platform, *, seed: int, cameras: int) -> str:
             specs = demo_devices.load(config.server.data_dir / demo_devices.DEVICES_FILE, password=config.sip.password)
             return "\n".join([
                 _rule(f"Tianyan 天眼 demo: existing data kept ({count} cameras); nothing was regenerated"),
-                f" API docs: {url}", f" {login}", f" {sip_line(config, specs)}", f" {where}", "=" * 100,
+                f" API docs: {url}", f" {login}", f" {sip_line(config, specs)}", f" {media_line(config, specs)}",
+                f" {where}", "=" * 100,
             ])  # fmt: skip
         created = await seed_demo(session, seed=seed, cameras=cameras, policy=platform.auth.policy)
         specs = await demo_devices.create(session, seed=seed, password=config.sip.password)
@@ -168,7 +169,7 @@ async def prepare(platform: Platform, *, seed: int, cameras: int) -> str:
     )
     return "\n".join([
         _rule(f"Tianyan 天眼 demo: {CITY[1]}, {cameras} generated cameras (seed {seed})"),
-        f" API docs: {url}", f" {login}", f" {sip_line(config, specs)}", "", table, "",
+        f" API docs: {url}", f" {login}", f" {sip_line(config, specs)}", f" {media_line(config, specs)}", "", table, "",
         f" The passwords are shown once here and kept in {credentials} (mode 0600).", "=" * 100,
     ])  # fmt: skip
 
@@ -177,6 +178,9 @@ async def run_demo(config: Config, *, seed: int = 2012, cameras: int = 8000) -> 
     """Open the platform, fill it on first run, print how to log in, and serve until stopped."""
     if not 0 <= cameras <= MAX_CAMERAS:
         raise InvalidInput(f"--cameras must be between 0 and {MAX_CAMERAS}, got {cameras}")
+    if "record_stream" not in config.media.model_fields_set:
+        # Dozens of simulated cameras encode what they send: recording their CIF sub streams keeps a laptop cool.
+        config.media.record_stream = "sub"
     platform = await Platform.open(config)
     try:
         banner = await prepare(platform, seed=seed, cameras=cameras)
@@ -204,6 +208,15 @@ async def _start_fleet(platform: Platform, specs: list[DeviceSpec]) -> Callable[
 
 async def _nothing() -> None:
     return None
+
+
+def media_line(config: Config, specs: list[DeviceSpec]) -> str:
+    base = docs_url(config).rsplit("/api/", 1)[0]
+    camera = specs[0].channel_ids[0] if specs else "CAMERA"
+    return (
+        f"Live view (after logging in): {base}/player?camera={camera}&mode=live ; class 1 and 2 cameras online are "
+        f"recorded to {config.recordings_dir} (tianyan recordings timeline {camera} --from ... --to ...)"
+    )
 
 
 def sip_line(config: Config, specs: list[DeviceSpec]) -> str:

@@ -123,7 +123,6 @@ async def list_devices(
     return [_state(row) for row in rows], (rows[-1][0].id if more and rows else None)
 
 
-
 async def get_device(session: AsyncSession, *, principal: Principal, gb_id: str) -> DeviceState:
     principal.require(Permission.CAMERA_READ)
     device = await scoped_device(session, principal=principal, gb_id=gb_id)

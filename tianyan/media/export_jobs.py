@@ -20,6 +20,7 @@ from tianyan.core.clock import Clock, SystemClock, as_utc
 from tianyan.core.errors import Conflict, InvalidInput, NotFound, TianyanError
 from tianyan.db.engine import intend_to_write
 from tianyan.media import manifest as manifest_module
+from tianyan.media.evidence import scoped_camera
 from tianyan.media.export import (
     ExportResult,
     Footage,
@@ -33,7 +34,7 @@ from tianyan.registry.models import Camera
 from tianyan.security import audit
 from tianyan.security.models import User
 from tianyan.security.roles import Permission, Role
-from tianyan.security.scope import Principal, camera_clause
+from tianyan.security.scope import Principal
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +90,6 @@ def require(principal: Principal, permission: Permission) -> None:
         principal.require(permission)
 
 
-async def scoped_camera(session: AsyncSession, principal: Principal, gb_id: str) -> Camera:
-    query = select(Camera).where(Camera.gb_id == gb_id, camera_clause(principal))
-    camera = (await session.execute(query)).scalar_one_or_none()
-    if camera is None:
-        raise NotFound(f"no camera {gb_id} in your scope")  # absent and out of scope look alike
-    return camera
-
-
 async def request_export(
     session: AsyncSession,
     *,
@@ -119,7 +112,7 @@ async def request_export(
     start, end = check_range(start, end)
     if sign and settings.signing_seed is None:
         raise InvalidInput("this node has no export signing key")
-    camera = await scoped_camera(session, principal, gb_id)
+    camera = await scoped_camera(session, principal=principal, gb_id=gb_id)
     footage = await load_footage(session, camera_id=camera.id, start=start, end=end, pools=settings.pools)
     if not footage.segments:
         raise NoFootage(f"camera {gb_id} has no recorded footage between {start.isoformat()} and {end.isoformat()}")

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tianyan.media.codec_strings import aac_codec_string, avc_codec_string, hevc_codec_string
+
 __all__ = [
     "Box",
     "FileScan",
@@ -145,69 +147,6 @@ def _full_box_version(data: bytes | memoryview, box: Box) -> int:
     return data[box.body]
 
 
-def _avc_string(entry: str, config: bytes) -> str:
-    if len(config) < 4:
-        return entry
-    return f"{entry}.{config[1]:02x}{config[2]:02x}{config[3]:02x}"
-
-
-def _hevc_string(entry: str, config: bytes) -> str:
-    if len(config) < 13:
-        return entry
-    space = ("", "A", "B", "C")[config[1] >> 6]
-    tier = "H" if config[1] & 0x20 else "L"
-    profile = config[1] & 0x1F
-    compat = int.from_bytes(config[2:6], "big")
-    reversed_compat = int(f"{compat:032b}"[::-1], 2)
-    constraints = list(config[6:12])
-    while constraints and constraints[-1] == 0:
-        constraints.pop()
-    tail = "".join(f".{b:02X}" for b in constraints)
-    return f"{entry}.{space}{profile}.{reversed_compat:X}.{tier}{config[12]}{tail}"
-
-
-def _descriptor(data: bytes, offset: int) -> tuple[int, int, int] | None:
-    """(tag, body offset, body length) of an MPEG-4 descriptor, whose length takes 1-4 bytes of 7 bits."""
-    if offset >= len(data):
-        return None
-    tag = data[offset]
-    length = 0
-    offset += 1
-    for _ in range(4):
-        if offset >= len(data):
-            return None
-        byte = data[offset]
-        offset += 1
-        length = (length << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            break
-    return tag, offset, length
-
-
-def _aac_string(esds: bytes) -> str:
-    """mp4a.OTI.AOT from an esds body (after version/flags)."""
-    es = _descriptor(esds, 0)
-    if es is None or es[0] != 0x03:
-        return "mp4a"
-    offset = es[1]
-    flags = esds[offset + 2] if offset + 2 < len(esds) else 0
-    offset += 3
-    if flags & 0x80:
-        offset += 2
-    if flags & 0x40 and offset < len(esds):
-        offset += 1 + esds[offset]
-    if flags & 0x20:
-        offset += 2
-    config = _descriptor(esds, offset)
-    if config is None or config[0] != 0x04 or config[1] >= len(esds):
-        return "mp4a"
-    oti = esds[config[1]]
-    specific = _descriptor(esds, config[1] + 13)
-    if oti == 0x40 and specific is not None and specific[0] == 0x05 and specific[1] < len(esds):
-        return f"mp4a.40.{esds[specific[1]] >> 3}"
-    return f"mp4a.{oti:02x}"
-
-
 def _track(data: bytes | memoryview, trak: Box) -> TrackInfo | None:
     parts = _children(data, trak)
     tkhd, mdia = _first(parts, "tkhd"), _first(parts, "mdia")
@@ -233,13 +172,13 @@ def _track(data: bytes | memoryview, trak: Box) -> TrackInfo | None:
         width, height = struct.unpack_from(">HH", data, entry.body + 24)
         inner = _children(data, entry, skip=78)
         if (avcc := _first(inner, "avcC")) is not None:
-            codec_string = _avc_string(entry.type, bytes(data[avcc.body : avcc.end]))
+            codec_string = avc_codec_string(entry.type, bytes(data[avcc.body : avcc.end]))
         elif (hvcc := _first(inner, "hvcC")) is not None:
-            codec_string = _hevc_string(entry.type, bytes(data[hvcc.body : hvcc.end]))
+            codec_string = hevc_codec_string(entry.type, bytes(data[hvcc.body : hvcc.end]))
     elif kind == "audio" and entry.size >= entry.header + 28:
         esds = _first(_children(data, entry, skip=28), "esds")
         if esds is not None:
-            codec_string = _aac_string(bytes(data[esds.body + 4 : esds.end]))
+            codec_string = aac_codec_string(bytes(data[esds.body + 4 : esds.end]))
     return TrackInfo(track_id, kind, timescale, entry.type, codec_string, width, height)
 
 
@@ -445,19 +384,8 @@ class _Source:
         return self._file.read(length)  # type: ignore[attr-defined]
 
     def header(self, offset: int) -> Box | None:
-        raw = self.read(offset, 16)
-        if len(raw) < 8 or (kind := _box_type(raw[4:8])) is None:
-            return None
-        size, header = _U32.unpack_from(raw)[0], 8
-        if size == 1:
-            if len(raw) < 16:
-                return None
-            size, header = _U64.unpack_from(raw, 8)[0], 16
-        elif size == 0:
-            size = self.size - offset
-        if size < header or offset + size > self.size:
-            return None
-        return Box(kind, offset, size, header)
+        box = _header(self.read(offset, 16), 0, self.size - offset)
+        return None if box is None else Box(box.type, offset, box.size, box.header)
 
 
 def _scan(source: _Source, tracks: dict[int, TrackInfo] | None = None) -> FileScan:

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from tianyan.media.adts_framer import AdtsFramer
+from tianyan.media.bitstream import adts_sync
 from tianyan.media.nal import ParameterSetCache, guess_codec
 from tianyan.media.ps import PACK_START_CODE, TIMESTAMP_MODULUS, PsError, crc32_mpeg2, decode_timestamp
+from tianyan.media.timestamps import TimestampUnwrapper
 from tianyan.media.units import AudioAccessUnit, AudioCodec, VideoAccessUnit, VideoCodec
 
 # A coded picture larger than this is not one (an 8K intra frame at high quality stays well below).
@@ -29,48 +32,17 @@ _STREAM_TYPES: dict[int, VideoCodec | AudioCodec] = {
     0x90: AudioCodec.G711A,
     0x91: AudioCodec.G711U,
 }
-_AAC_SAMPLE_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 _G711_RATE = 8000
 _HALF_MODULUS = TIMESTAMP_MODULUS // 2
 # NAL types that, after a picture's slices, begin the next access unit: delimiter, parameter sets, SEI.
 _H264_UNIT_STARTERS = frozenset({6, 7, 8, 9})
 _H265_UNIT_STARTERS = frozenset({32, 33, 34, 35, 39})
-_MAX_AAC_BUFFER_BYTES = 64 * 1024
 
 DemuxedUnit = tuple[VideoCodec, VideoAccessUnit] | tuple[AudioCodec, AudioAccessUnit]
 
 
 class PsDemuxError(PsError):
     """A misuse of the demuxer; malformed streams are counted in DemuxStats instead."""
-
-
-class TimestampUnwrapper:
-    """Turns a wrapping counter (33-bit PTS, 32-bit RTP time) into an int that keeps growing.
-
-    Each value is placed within half a cycle of the one before, so B-frames stepping back and
-    wrap-arounds both come out right; the first value is kept as it is.
-    """
-
-    __slots__ = ("_half", "_last", "_last_raw", "_modulus")
-
-    def __init__(self, bits: int = 33) -> None:
-        if not 1 <= bits <= 64:
-            raise PsDemuxError(f"counter width must be 1-64 bits, got {bits}")
-        self._modulus = 1 << bits
-        self._half = self._modulus >> 1
-        self._last_raw: int | None = None
-        self._last = 0
-
-    def unwrap(self, raw: int) -> int:
-        if self._last_raw is None:
-            self._last_raw = self._last = raw
-            return raw
-        delta = (raw - self._last_raw) % self._modulus
-        if delta >= self._half:
-            delta -= self._modulus
-        self._last_raw = raw
-        self._last += delta
-        return self._last
 
 
 @dataclass(slots=True)
@@ -95,11 +67,8 @@ class DemuxStats:
 
 class _Track:
     __slots__ = (
-        "anchors",
         "codec",
-        "consumed",
         "dts",
-        "es",
         "key",
         "last_pts",
         "parts",
@@ -124,10 +93,6 @@ class _Track:
         self.last_pts: int | None = None
         self.step = 0
         self.unwrap = TimestampUnwrapper()
-        # AAC: the elementary stream not yet cut into ADTS frames, bytes already cut, and (offset, pts) pairs.
-        self.es = bytearray()
-        self.consumed = 0
-        self.anchors: list[tuple[int, int]] = []
 
 
 class PsDemuxer:
@@ -147,6 +112,7 @@ class PsDemuxer:
         self._video = _Track()
         self._audio = _Track()
         self._cache: ParameterSetCache | None = None
+        self._adts = AdtsFramer()
         self._out: list[DemuxedUnit] = []
 
     @property
@@ -195,8 +161,7 @@ class PsDemuxer:
             if track.started:
                 self.stats.dropped_units += 1
             self._drop(track)
-            track.es.clear()
-            track.anchors.clear()
+        self._adts.reset()
         if not self._hunting:
             self._hunting = True
             self.stats.resyncs += 1
@@ -501,7 +466,7 @@ class PsDemuxer:
             if self._audio_id in self._stream_types:
                 self.stats.ignored_packets += 1
                 return
-            if len(payload) >= 2 and payload[0] == 0xFF and payload[1] & 0xF6 == 0xF0:
+            if adts_sync(payload):
                 codec = AudioCodec.AAC
                 self._set_codec(track, codec)
             else:
@@ -522,47 +487,14 @@ class PsDemuxer:
         self._out.append((codec, AudioAccessUnit(bytes(payload), pts)))
 
     def _aac(self, track: _Track, payload: memoryview, pts: int | None) -> None:
-        """Cuts ADTS frames out of the audio stream, each timed by the PES it starts in or by its predecessor."""
-        es = track.es
-        if pts is not None:
-            track.anchors.append((track.consumed + len(es), pts))
-        es += payload
-        position = 0
-        size = len(es)
-        while size - position >= 7:
-            if es[position] != 0xFF or es[position + 1] & 0xF6 != 0xF0:
-                following = es.find(b"\xff", position + 1)
-                skipped = (size if following < 0 else following) - position
-                self.stats.skipped_bytes += skipped
-                position += skipped
-                continue
-            length = ((es[position + 3] & 0x03) << 11) | (es[position + 4] << 3) | (es[position + 5] >> 5)
-            rate_index = (es[position + 2] >> 2) & 0x0F
-            if length < 7 or rate_index >= len(_AAC_SAMPLE_RATES):
-                self.stats.errors += 1
-                position += 1
-                continue
-            if size - position < length:
-                break
-            start = track.consumed + position
-            frame_pts = None
-            while track.anchors and track.anchors[0][0] <= start:
-                frame_pts = track.anchors.pop(0)[1]
+        """ADTS frames out of the audio stream, each timed by the PES it starts in or else by its predecessor."""
+        for header, frame, frame_pts in self._adts.push(payload, pts, self.stats):
             if frame_pts is None:
                 frame_pts = None if track.last_pts is None else track.last_pts + track.step
-            blocks = (es[position + 6] & 0x03) + 1
-            track.step = blocks * 1024 * 90_000 // _AAC_SAMPLE_RATES[rate_index]
+            track.step = header.samples * 90_000 // header.sample_rate
             if frame_pts is None:
                 self.stats.dropped_units += 1
             else:
                 track.last_pts = frame_pts
                 self.stats.audio_units += 1
-                self._out.append((AudioCodec.AAC, AudioAccessUnit(bytes(es[position : position + length]), frame_pts)))
-            position += length
-        del es[:position]
-        track.consumed += position
-        if len(es) > _MAX_AAC_BUFFER_BYTES:
-            self.stats.errors += 1
-            track.consumed += len(es)
-            es.clear()
-            track.anchors.clear()
+                self._out.append((AudioCodec.AAC, AudioAccessUnit(frame, frame_pts)))

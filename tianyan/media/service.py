@@ -27,6 +27,7 @@ from tianyan.gb28181.events import DeviceCameOnline
 from tianyan.gb28181.sdp_types import Transport
 from tianyan.gb28181.server import SipServer
 from tianyan.media import export_jobs
+from tianyan.media.device_playback import DevicePlaybacks
 from tianyan.media.gb_upstream import GbUpstreamFactory
 from tianyan.media.hub import Attachment, StreamHub, Upstream
 from tianyan.media.index_writer import RecordingIndex
@@ -94,6 +95,7 @@ class MediaService:
         self.rtsp = RtspUpstreamFactory(self._stream_url, timeout_s=media.stream_timeout_s)
         self.hub = StreamHub(self, retry_min_s=media.retry_min_s, retry_max_s=media.retry_max_s, on_lost=self._lost)
         self.live = LiveViews(self.hub, grace_s=media.live_grace_s)
+        self.device_playbacks = DevicePlaybacks(self.gb)
         self.tokens = TokenSigner(secret_file(key_path(config.server.data_dir), size_bytes=KEY_BYTES), clock=self.clock)
         self.retention = RetentionRunner(sessions, pools=config.storage_pools, media=media, bus=bus, clock=self.clock)
         self.recordings: dict[int, Recording] = {}
@@ -147,6 +149,8 @@ class MediaService:
         for recording in list(self.recordings.values()):
             recording.recorder.close("stopped")
         self.recordings.clear()
+        await self.device_playbacks.close()
+        await self.live.close()
         await self.hub.close()
         await self.ingest.close()
         if self.gb is not None:
@@ -178,7 +182,8 @@ class MediaService:
         )
         async with self.sessions() as session:
             rows = (await session.execute(query)).all()
-        return {row[0]: Planned(row[0], row[1], row[2] or "main") for row in rows}
+        default = self.config.media.record_stream
+        return {row[0]: Planned(row[0], row[1], row[2] or default) for row in rows}
 
     async def schedule(self) -> None:
         wanted = await self.planned()
@@ -192,6 +197,7 @@ class MediaService:
         while True:
             try:
                 await self.schedule()
+                await self.device_playbacks.sweep()
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -17,24 +17,20 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import Response
 from pydantic import BaseModel
-from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from tianyan.api.deps import CurrentPlatform, CurrentPrincipal, DbSession, client_address
+from tianyan.api.websockets import close_socket, stream_viewer
 from tianyan.app.platform import Platform
 from tianyan.core import gbid
 from tianyan.core.errors import NotFound, Unavailable
 from tianyan.core.secrets import secret_file
 from tianyan.media.hub import StreamUnavailable
 from tianyan.media.live import (
-    CLOSE_ENDED,
-    CLOSE_SERVER_ERROR,
     CLOSE_TOKEN_INVALID,
     CLOSE_TOKEN_NOT_HERE,
     CLOSE_UNAVAILABLE,
     LiveMuxer,
     LiveViews,
-    Viewer,
-    ViewerClosed,
 )
 from tianyan.media.tokens import KEY_BYTES, MediaClaims, TokenError, TokenMismatch, TokenSigner, key_path
 from tianyan.registry import service as registry
@@ -49,7 +45,6 @@ HLS_PLAYLIST = "application/vnd.apple.mpegurl"
 # How long a playlist request waits for the first segments of a stream that is just starting (three GOPs).
 HLS_FIRST_SEGMENTS_S = 30.0
 # A WebSocket close reason may carry at most 123 bytes.
-MAX_CLOSE_REASON = 123
 
 
 # --- the media plane's parts this router needs ---------------------------------------------------------------
@@ -158,35 +153,6 @@ async def start_live(
 # --- WebSocket: fMP4 for Media Source Extensions ---------------------------------------------------------------
 
 
-async def _close(websocket: WebSocket, code: int, reason: str) -> None:
-    if websocket.application_state == WebSocketState.DISCONNECTED:
-        return
-    encoded = reason.encode("utf-8")[:MAX_CLOSE_REASON].decode("utf-8", "ignore")
-    with contextlib.suppress(Exception):
-        await websocket.close(code=code, reason=encoded)
-
-
-async def _pump(websocket: WebSocket, viewer: Viewer) -> ViewerClosed:
-    while True:
-        try:
-            message = await viewer.next()
-        except ViewerClosed as closed:
-            return closed
-        if isinstance(message, str):
-            await websocket.send_text(message)
-        else:
-            await websocket.send_bytes(message)
-
-
-async def _until_disconnect(websocket: WebSocket) -> None:
-    # The player sends nothing; reading is how a closed socket is noticed.
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-
-
 @router.websocket(f"{MEDIA_PREFIX}/ws")
 async def live_socket(websocket: WebSocket, token: str = "") -> None:
     """Binary fMP4: a JSON text message {mime_codec, width, height}, the init segment, then fragments.
@@ -199,40 +165,26 @@ async def live_socket(websocket: WebSocket, token: str = "") -> None:
         claims = token_signer(platform, websocket.app.state).verify(token, purpose="live")
         views = live_views(platform, websocket.app.state)
     except TokenMismatch as exc:
-        await _close(websocket, CLOSE_TOKEN_NOT_HERE, exc.detail)
+        await close_socket(websocket, CLOSE_TOKEN_NOT_HERE, exc.detail)
         return
     except TokenError as exc:
-        await _close(websocket, CLOSE_TOKEN_INVALID, exc.detail)
+        await close_socket(websocket, CLOSE_TOKEN_INVALID, exc.detail)
         return
     except Unavailable as exc:
-        await _close(websocket, CLOSE_UNAVAILABLE, exc.detail)
+        await close_socket(websocket, CLOSE_UNAVAILABLE, exc.detail)
         return
     try:
         viewer = await views.watch(claims.camera, claims.stream)
     except StreamUnavailable as exc:
-        await _close(websocket, CLOSE_UNAVAILABLE, f"the camera's stream could not be started: {exc}")
+        await close_socket(websocket, CLOSE_UNAVAILABLE, f"the camera's stream could not be started: {exc}")
         await _audit_end(platform, websocket, claims, outcome="failed", reason=str(exc), sent=0, started=time.time())
         return
     started = time.time()
-    pump = asyncio.ensure_future(_pump(websocket, viewer))
-    watcher = asyncio.ensure_future(_until_disconnect(websocket))
-    code, reason = CLOSE_ENDED, "the viewer left"
     try:
-        done, _ = await asyncio.wait({pump, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        if pump in done:
-            try:
-                closed = pump.result()
-                code, reason = closed.code, closed.reason
-            except Exception as exc:  # the socket broke while sending: the viewer is gone
-                log.debug("live socket for %s ended: %s", claims.camera, exc)
-    except Exception:
-        log.exception("live socket for %s failed", claims.camera)
-        code, reason = CLOSE_SERVER_ERROR, "the server hit an unexpected error"
+        code, reason = await stream_viewer(websocket, viewer, what=f"live socket for {claims.camera}")
     finally:
-        for task in (pump, watcher):
-            task.cancel()
         await views.leave(viewer)
-    await _close(websocket, code, reason)
+    await close_socket(websocket, code, reason)
     await _audit_end(platform, websocket, claims, outcome="ok", reason=reason, sent=viewer.sent_bytes, started=started)
 
 

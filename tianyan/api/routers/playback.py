@@ -16,8 +16,9 @@ from tianyan.core import gbid
 from tianyan.core.errors import InvalidInput, NotFound
 from tianyan.core.secrets import secret_file
 from tianyan.media import playback, tokens
+from tianyan.media.evidence import scoped_camera
 from tianyan.media.export import Footage, load_footage
-from tianyan.media.export_jobs import check_range, scoped_camera
+from tianyan.media.export_jobs import check_range
 from tianyan.registry.models import Camera
 from tianyan.security import audit
 from tianyan.security.roles import Permission
@@ -78,7 +79,7 @@ async def start_playback(
     """A short-lived stream URL for the camera's recording between `from` and `to`, and its timeline (audited)."""
     principal.require(Permission.VIDEO_PLAYBACK)
     start, end = check_range(body.start, body.end)
-    camera = await scoped_camera(session, principal, gbid.parse(gb_id).value)
+    camera = await scoped_camera(session, principal=principal, gb_id=gbid.parse(gb_id).value)
     footage = await load_footage(session, camera_id=camera.id, start=start, end=end, pools=_pools(platform))
     plan = await _plan(footage, start, end)
     video_codec, audio_codec = await asyncio.to_thread(playback.codecs_of, plan.spans[0].segment)

@@ -67,10 +67,13 @@ class Platform:
         await self.media.start()
         return self.media
 
-    async def close(self) -> None:
+    async def stop_media(self) -> None:
         if self.media is not None:
             await self.media.close()
             self.media = None
+
+    async def close(self) -> None:
+        await self.stop_media()
         if self.sip is not None:
             await self.sip.close()
             self.sip = None

@@ -73,6 +73,8 @@ async def serve(
             api.should_exit = True
         stopping.cancel()
         if stop_extra is not None:
+            # Recordings end as "stopped", not as streams lost to the simulated devices going away first.
+            await platform.stop_media()
             await stop_extra()
         await asyncio.gather(*parts, return_exceptions=True)
     finally:

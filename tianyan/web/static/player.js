@@ -548,8 +548,8 @@
     video.play().catch(() => {});
   });
 
-  video.addEventListener("play", () => { ui.play.textContent = "⏸"; });
-  video.addEventListener("pause", () => { ui.play.textContent = "▶"; });
+  video.addEventListener("play", () => { ui.play.textContent = "pause"; });
+  video.addEventListener("pause", () => { ui.play.textContent = "play"; });
   video.addEventListener("error", () => {
     const error = video.error;
     const codes = { 1: "aborted", 2: "network error", 3: "the picture could not be decoded", 4: "format not supported" };

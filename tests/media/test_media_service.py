@@ -16,17 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.gb28181 import conftest as gb_fixtures
 from tests.gb28181.conftest import PASSWORD, Recorder
-from tests.gb28181.test_with_simulator import simulated
+from tests.gb28181.test_with_simulator import FAST_DEVICE, simulated
 from tianyan.config import Config, MediaConfig, ServerConfig
 from tianyan.core.errors import Forbidden, InvalidInput
 from tianyan.gb28181.server import SipServer
 from tianyan.media.fmp4 import Fmp4Fragmenter
-from tianyan.media.models import RecordingSegment
+from tianyan.media.models import MediaAlarm, RecordingGap, RecordingSegment
 from tianyan.media.service import MediaService
 from tianyan.media.units import AudioAccessUnit, AudioCodec, VideoAccessUnit, VideoCodec
 from tianyan.registry import service as registry_service
 from tianyan.registry.models import Camera
-from tianyan.sim.gb28181.profile import DeviceSpec
+from tianyan.sim.gb28181.device import SimDevice
+from tianyan.sim.gb28181.profile import DeviceSpec, PlatformAddress, VideoSettings
 from tianyan.sim.rtsp import RtspCamera
 
 # The signaling fixtures: a SIP server on loopback over a migrated database.
@@ -240,3 +241,39 @@ async def test_footage_kept_on_an_nvr_plays_through_gb_playback_and_is_steered(
         await until(lambda: device.stats.streams_active == 0, 5)
     finally:
         await device.stop()
+
+
+async def test_a_lost_stream_raises_an_alarm_and_a_gap_and_recording_resumes_when_the_camera_returns(
+    sip: tuple[SipServer, Recorder], sessions: async_sessionmaker[AsyncSession], platform_media: MediaService
+) -> None:
+    server, _ = sip
+    spec = DeviceSpec.build(IPC, PASSWORD, channels=1)
+    device = await simulated(server, sessions, spec, channel_class=1)
+    await _camera_exists(sessions, spec.channel_ids[0])
+    await platform_media.start()
+    platform_media.poke()
+    await until(lambda: any(r.recorder.stats.frames >= 25 for r in platform_media.recordings.values()), 30)
+    await device.stop()  # the camera goes away mid-recording
+    await until(lambda: bool(platform_media._lost_cameras), 15)
+    await until(lambda: not platform_media._alarm_tasks, 5)
+    async with sessions() as session:
+        alarm = (await session.execute(select(MediaAlarm))).scalar_one()
+    assert alarm.kind == "stream_lost" and alarm.cleared_at is None
+    device = await SimDevice.standalone(
+        spec, PlatformAddress.of("127.0.0.1", server.port, gb_fixtures.PLATFORM_ID, gb_fixtures.DOMAIN),
+        behaviour=FAST_DEVICE, video=VideoSettings(main_size="cif", sub_size="cif"),
+    )  # fmt: skip
+    try:
+        await until(lambda: any(r.recorder.stats.frames >= 25 for r in platform_media.recordings.values()), 30)
+        platform_media.poke()
+        await until(lambda: not platform_media._lost_cameras, 15)
+        await until(lambda: not platform_media._alarm_tasks, 5)
+    finally:
+        await platform_media.close()
+        await device.stop()
+    async with sessions() as session:
+        alarm = (await session.execute(select(MediaAlarm))).scalar_one()
+        gaps = (await session.execute(select(RecordingGap))).scalars().all()
+    assert alarm.cleared_at is not None
+    assert any(gap.cause in ("stream_lost", "device_offline") for gap in gaps)
+    assert len(await _segments(sessions)) >= 2  # one before the outage, one after

@@ -23,10 +23,11 @@ from tianyan.core.clock import Clock, SystemClock
 from tianyan.core.errors import NotFound, Unavailable
 from tianyan.core.events import Event
 from tianyan.core.secrets import secret_file
+from tianyan.db.engine import intend_to_write
 from tianyan.gb28181.events import DeviceCameOnline
 from tianyan.gb28181.sdp_types import Transport
 from tianyan.gb28181.server import SipServer
-from tianyan.media import export_jobs
+from tianyan.media import alarms, export_jobs
 from tianyan.media.device_playback import DevicePlaybacks
 from tianyan.media.gb_upstream import GbUpstreamFactory
 from tianyan.media.hub import Attachment, StreamHub, Upstream
@@ -102,6 +103,9 @@ class MediaService:
         self._stream_urls: dict[str, str | None] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._poke = asyncio.Event()
+        # Cameras with an open stream_lost alarm, cleared once their feed runs again; alarm writes in flight.
+        self._lost_cameras: set[int] = set()
+        self._alarm_tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe: Callable[[], None] | None = None
 
     # --- the hub's upstream factory: RTSP for cameras with a stream URL, GB/T 28181 for the rest ----------------
@@ -146,6 +150,8 @@ class MediaService:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._alarm_tasks:
+            await asyncio.gather(*self._alarm_tasks, return_exceptions=True)
         for recording in list(self.recordings.values()):
             recording.recorder.close("stopped")
         self.recordings.clear()
@@ -197,13 +203,16 @@ class MediaService:
         while True:
             try:
                 await self.schedule()
+                self._clear_restored()
                 await self.device_playbacks.sweep()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("recording schedule pass failed")
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that meets a poke.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), SCHEDULE_INTERVAL_S)
+                async with asyncio.timeout(SCHEDULE_INTERVAL_S):
+                    await self._poke.wait()
             self._poke.clear()
 
     def _recorder(self, planned: Planned, resumed_after: tuple[object, str] | None = None) -> ChannelRecorder:
@@ -212,6 +221,7 @@ class MediaService:
             camera_id=planned.camera_id, gb_id=planned.gb_id, pools=self.pools, index=self.index,
             segment_s=media.segment_s, fragment_ms=media.fragment_ms, source="live",
             resumed_after=resumed_after,  # type: ignore[arg-type]
+            on_problem=lambda kind, message: self._alarm(kind, message, camera_id=planned.camera_id),
         )  # fmt: skip
 
     async def _start_recording(self, planned: Planned) -> None:
@@ -229,11 +239,44 @@ class MediaService:
     def _lost(self, channel_gb_id: str, stream: str, reason: str) -> None:
         """A feed died: the recorder's segment is closed now, and a new recorder waits for the stream's return,
         so the outage is one gap with its cause instead of a segment left open across it."""
-        for recording in self.recordings.values():
+        for camera_id, recording in self.recordings.items():
             planned = recording.planned
             if (planned.gb_id, planned.stream) != (channel_gb_id, stream) or recording.recorder.stats.frames == 0:
                 continue
             recording.recorder.on_end("lost")
+            self._lost_cameras.add(camera_id)
+            self._alarm("stream_lost", f"{channel_gb_id}/{stream}: {reason}", camera_id=camera_id)
             cause = "device_offline" if "offline" in reason else "stream_lost"
             recording.recorder = self._recorder(planned, (self.clock.now(), cause))
             self.hub.replace_sink(recording.attachment, recording.recorder)
+
+    def _clear_restored(self) -> None:
+        for camera_id in list(self._lost_cameras):
+            recording = self.recordings.get(camera_id)
+            feed = self.hub.feed(recording.planned.gb_id, recording.planned.stream) if recording else None
+            if recording is None or (feed is not None and feed.upstream is not None):
+                self._lost_cameras.discard(camera_id)
+                self._alarm("stream_lost", "", camera_id=camera_id, clear=True)
+
+    def _alarm(self, kind: str, message: str, *, camera_id: int | None = None, clear: bool = False) -> None:
+        """Raise (or clear) a media alarm from a synchronous callback: the write runs as a task of its own."""
+        if kind not in alarms.KINDS:
+            log.warning("media problem %s: %s", kind, message)
+            return
+        task = asyncio.ensure_future(self._write_alarm(kind, message, camera_id, clear))
+        self._alarm_tasks.add(task)
+        task.add_done_callback(self._alarm_tasks.discard)
+
+    async def _write_alarm(self, kind: str, message: str, camera_id: int | None, clear: bool) -> None:
+        try:
+            async with self.sessions() as session:
+                await intend_to_write(session)
+                now = self.clock.now()
+                if clear:
+                    event = await alarms.clear_alarm(session, kind=kind, now=now, camera_id=camera_id)
+                else:
+                    event = await alarms.raise_alarm(session, kind=kind, message=message, now=now, camera_id=camera_id)
+                await session.commit()
+            await alarms.publish(self.bus, [event])
+        except Exception:
+            log.exception("recording the media alarm %s failed", kind)

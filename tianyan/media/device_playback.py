@@ -137,8 +137,4 @@ class DevicePlaybacks:
 
     def _ended(self, playback: DevicePlayback, reason: str) -> None:
         # The device finished the file or hung up: viewers get what was sent, then the end.
-        if self.sessions.pop(playback.id, None) is not None:
-            upstream, playback.upstream = playback.upstream, None
-            if upstream is not None:
-                playback.stop_task = asyncio.ensure_future(upstream.stop())
-            playback.muxer.on_end(reason)
+        playback.stop_task = asyncio.ensure_future(self.stop(playback.id, reason=reason))

@@ -72,7 +72,6 @@ class GbUpstreamFactory:
         self.sessions = sessions
         self.transport = transport
         self.advertised_host = advertised_host or ingest.host
-        self._owners: dict[str, ChannelOwner] = {}
         self._by_call: dict[str, tuple[GbUpstream, Callable[[str], None]]] = {}
         self._unsubscribe = sip.core.bus.subscribe(MediaStreamEnded.subject, self._on_ended)
 
@@ -80,9 +79,7 @@ class GbUpstreamFactory:
         self._unsubscribe()
 
     async def owner_of(self, channel_gb_id: str) -> ChannelOwner:
-        owner = self._owners.get(channel_gb_id)
-        if owner is not None:
-            return owner
+        # Read at each INVITE, not cached: a catalog may move a channel to another device at any time.
         async with self.sessions() as session:
             row = (
                 await session.execute(
@@ -93,12 +90,7 @@ class GbUpstreamFactory:
             ).first()
         if row is None:
             raise NotFound(f"camera {channel_gb_id} has no GB/T 28181 device to ask for its stream")
-        owner = self._owners[channel_gb_id] = ChannelOwner(row[0], row[1])
-        return owner
-
-    def forget_channel(self, channel_gb_id: str) -> None:
-        """The channel moved to another device (catalog change): look it up again next time."""
-        self._owners.pop(channel_gb_id, None)
+        return ChannelOwner(row[0], row[1])
 
     async def open(
         self, channel_gb_id: str, stream: str, sink: MediaSink, on_lost: Callable[[str], None]

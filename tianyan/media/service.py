@@ -100,7 +100,6 @@ class MediaService:
         self.tokens = TokenSigner(secret_file(key_path(config.server.data_dir), size_bytes=KEY_BYTES), clock=self.clock)
         self.retention = RetentionRunner(sessions, pools=config.storage_pools, media=media, bus=bus, clock=self.clock)
         self.recordings: dict[int, Recording] = {}
-        self._stream_urls: dict[str, str | None] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._poke = asyncio.Event()
         # Cameras with an open stream_lost alarm, cleared once their feed runs again; alarm writes in flight.
@@ -120,13 +119,12 @@ class MediaService:
         return await self.gb.open(channel_gb_id, stream, sink, on_lost)
 
     async def _stream_url(self, channel_gb_id: str, stream: str = "main") -> str | None:
-        if channel_gb_id not in self._stream_urls:
-            async with self.sessions() as session:
-                row = (await session.execute(select(Camera.stream_url).where(Camera.gb_id == channel_gb_id))).first()
-            if row is None:
-                raise NotFound(f"camera {channel_gb_id} is not in the registry")
-            self._stream_urls[channel_gb_id] = row[0]
-        return self._stream_urls[channel_gb_id]
+        # Read at each start (rare), so an edited URL or a camera moved to RTSP is followed at once.
+        async with self.sessions() as session:
+            row = (await session.execute(select(Camera.stream_url).where(Camera.gb_id == channel_gb_id))).first()
+        if row is None:
+            raise NotFound(f"camera {channel_gb_id} is not in the registry")
+        return row[0]
 
     # --- life cycle ------------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, WebSocket
 from pydantic import AwareDatetime, BaseModel, Field
 
 from tianyan.api.deps import CurrentPlatform, CurrentPrincipal, DbSession
-from tianyan.api.routers.live import token_signer
+from tianyan.api.stream_tokens import token_signer
 from tianyan.api.websockets import close_socket, stream_viewer
 from tianyan.app.platform import Platform
 from tianyan.core import gbid

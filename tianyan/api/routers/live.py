@@ -19,11 +19,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from tianyan.api.deps import CurrentPlatform, CurrentPrincipal, DbSession, client_address
+from tianyan.api.stream_tokens import token_signer
 from tianyan.api.websockets import close_socket, stream_viewer
 from tianyan.app.platform import Platform
 from tianyan.core import gbid
 from tianyan.core.errors import NotFound, Unavailable
-from tianyan.core.secrets import secret_file
 from tianyan.media.hub import StreamUnavailable
 from tianyan.media.live import (
     CLOSE_TOKEN_INVALID,
@@ -32,7 +32,7 @@ from tianyan.media.live import (
     LiveMuxer,
     LiveViews,
 )
-from tianyan.media.tokens import KEY_BYTES, MediaClaims, TokenError, TokenMismatch, TokenSigner, key_path
+from tianyan.media.tokens import MediaClaims, TokenError, TokenMismatch
 from tianyan.registry import service as registry
 from tianyan.security import audit
 from tianyan.security.roles import Permission
@@ -55,19 +55,6 @@ def _media(platform: Platform) -> Any:
     if media is None or getattr(media, "hub", None) is None:
         raise Unavailable("live video does not run on this node (the media plane is not started)")
     return media
-
-
-def token_signer(platform: Platform, state: Any) -> TokenSigner:
-    """The platform's stream-token signer: `platform.media.tokens`, else one keyed from the data folder."""
-    media = getattr(platform, "media", None)
-    signer = getattr(media, "tokens", None) if media is not None else None
-    if isinstance(signer, TokenSigner):
-        return signer
-    signer = getattr(state, "media_tokens", None)
-    if signer is None:
-        key = secret_file(key_path(platform.config.server.data_dir), size_bytes=KEY_BYTES)
-        signer = state.media_tokens = TokenSigner(key, clock=platform.clock)
-    return signer
 
 
 def live_views(platform: Platform, state: Any) -> LiveViews:

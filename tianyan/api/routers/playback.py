@@ -6,15 +6,15 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from tianyan.api.deps import CurrentPlatform, CurrentPrincipal, DbSession
+from tianyan.api.stream_tokens import token_signer
 from tianyan.app.platform import Platform
 from tianyan.core import gbid
 from tianyan.core.errors import InvalidInput, NotFound
-from tianyan.core.secrets import secret_file
 from tianyan.media import playback, tokens
 from tianyan.media.evidence import scoped_camera
 from tianyan.media.export import Footage, load_footage
@@ -25,11 +25,6 @@ from tianyan.security.roles import Permission
 
 router = APIRouter(tags=["playback"])
 STREAM_PATH = "/api/v1/playback/stream"
-
-
-def _signer(platform: Platform) -> tokens.TokenSigner:
-    key = secret_file(tokens.key_path(platform.config.server.data_dir), size_bytes=tokens.KEY_BYTES)
-    return tokens.TokenSigner(key, clock=platform.clock)
 
 
 def _pools(platform: Platform) -> dict[str, Any]:
@@ -74,7 +69,12 @@ async def _plan(footage: Footage, start: datetime, end: datetime) -> playback.Pl
 
 @router.post("/cameras/{gb_id}/playback", response_model=PlaybackOut, response_model_by_alias=True)
 async def start_playback(
-    gb_id: str, body: PlaybackIn, principal: CurrentPrincipal, session: DbSession, platform: CurrentPlatform
+    gb_id: str,
+    body: PlaybackIn,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    platform: CurrentPlatform,
 ):
     """A short-lived stream URL for the camera's recording between `from` and `to`, and its timeline (audited)."""
     principal.require(Permission.VIDEO_PLAYBACK)
@@ -83,7 +83,7 @@ async def start_playback(
     footage = await load_footage(session, camera_id=camera.id, start=start, end=end, pools=_pools(platform))
     plan = await _plan(footage, start, end)
     video_codec, audio_codec = await asyncio.to_thread(playback.codecs_of, plan.spans[0].segment)
-    token, claims = _signer(platform).issue(
+    token, claims = token_signer(platform, request.app.state).issue(
         user_id=principal.user_id,
         username=principal.username,
         camera=camera.gb_id,
@@ -133,6 +133,7 @@ def _start_point(plan: playback.PlaybackPlan, start: str | None) -> float:
 
 @router.get("/playback/stream", response_class=StreamingResponse)
 async def stream(
+    request: Request,
     session: DbSession,
     platform: CurrentPlatform,
     token: Annotated[str, Query(max_length=tokens.MAX_TOKEN_CHARS)],
@@ -140,7 +141,7 @@ async def stream(
 ) -> StreamingResponse:
     """Fragmented MP4 for Media Source Extensions: init segment, then fragments from the keyframe at or before
     `start`. Header X-Media-Start: the media second the stream's time zero is on the timeline."""
-    claims = _signer(platform).verify(token, purpose="playback")
+    claims = token_signer(platform, request.app.state).verify(token, purpose="playback")
     range_start, range_end = playback.parse_range_claim(claims.stream)
     camera = (await session.execute(Camera.__table__.select().where(Camera.gb_id == claims.camera))).one_or_none()
     if camera is None:

@@ -178,9 +178,10 @@ async def run_demo(config: Config, *, seed: int = 2012, cameras: int = 8000) -> 
     """Open the platform, fill it on first run, print how to log in, and serve until stopped."""
     if not 0 <= cameras <= MAX_CAMERAS:
         raise InvalidInput(f"--cameras must be between 0 and {MAX_CAMERAS}, got {cameras}")
-    if "record_stream" not in config.media.model_fields_set:
-        # Dozens of simulated cameras encode what they send: recording their CIF sub streams keeps a laptop cool.
-        config.media.record_stream = "sub"
+    if "record_classes" not in config.media.model_fields_set:
+        # Every simulated camera encodes what it sends on this machine: the demo records the cameras given a plan of
+        # their own (one a district, sub stream) rather than every class 1 and 2 camera.
+        config.media.record_classes = []
     platform = await Platform.open(config)
     try:
         banner = await prepare(platform, seed=seed, cameras=cameras)
@@ -214,7 +215,7 @@ def media_line(config: Config, specs: list[DeviceSpec]) -> str:
     base = docs_url(config).rsplit("/api/", 1)[0]
     camera = specs[0].channel_ids[0] if specs else "CAMERA"
     return (
-        f"Live view (after logging in): {base}/player?camera={camera}&mode=live ; class 1 and 2 cameras online are "
+        f"Live view (after logging in): {base}/player?camera={camera}&mode=live ; one camera a district is "
         f"recorded to {config.recordings_dir} (tianyan recordings timeline {camera} --from ... --to ...)"
     )
 

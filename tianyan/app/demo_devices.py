@@ -2,8 +2,10 @@
 
 On first run a few dozen class 1 cameras spread over the Huizhou districts get an IPC each (the camera is the
 IPC's channel, so the catalog it reports keeps the camera's name and place), plus one NVR with sixteen new
-cameras and a few vehicle-mounted cameras driving round the city. The choice is written to the data folder,
-so a later `tianyan demo` brings the same devices back; they all use the platform's default SIP password.
+cameras and a few vehicle-mounted cameras driving round the city. One IPC camera a district gets a recording
+plan of its own (the demo turns the by-class default off: every simulated stream is encoded on this machine).
+The choice is written to the data folder, so a later `tianyan demo` brings the same devices back; they all use
+the platform's default SIP password.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tianyan.core import gbid
+from tianyan.media.models import RecordingPlan
 from tianyan.registry.models import Camera, Device, Region
 from tianyan.sim.gb28181.profile import DeviceSpec
 from tianyan.sim.gb28181.routes import ROUTES
@@ -60,7 +63,10 @@ async def create(session: AsyncSession, *, seed: int, password: str) -> list[Dev
             .scalars()
             .all()
         )
-        for camera in rng.sample(list(found), min(IPCS_PER_DISTRICT, len(found))):
+        for index, camera in enumerate(rng.sample(list(found), min(IPCS_PER_DISTRICT, len(found)))):
+            if index == 0:
+                # One recorded camera a district: enough to show recording, light enough for a laptop.
+                session.add(RecordingPlan(camera_id=camera.id, enabled=True, stream="sub"))
             device_id = _device_id(camera.gb_id[:8], "132", serial)
             serial += 1
             specs.append(

@@ -171,8 +171,10 @@ def test_demo_first_start_then_restart_keeps_the_data(demo: Demo, data_dir: Path
     extra = 16 + int(devices.group(2))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        # Cameras first, devices after: a catalog landing between the two reads must not leave a stale device list.
+        complete = cameras(admin)[0] == CAMERAS + extra
         online = admin.get("/api/v1/devices", params={"online": "true", "limit": 1000}).json()["items"]
-        if len(online) == int(devices.group(1)) and cameras(admin)[0] == CAMERAS + extra:
+        if complete and len(online) == int(devices.group(1)):
             break
         time.sleep(0.5)
     assert len(online) == int(devices.group(1)), f"{len(online)} of {devices.group(1)} devices online"

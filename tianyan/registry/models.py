@@ -33,7 +33,7 @@ class Region(Base):
 
 
 class Organisation(Base):
-    """A police unit, an industry sector (lead department) or an owning unit (a school, a hospital)."""
+    """A police unit, an industry sector (lead department), an owning unit (a school, a hospital) or a maintainer."""
 
     __tablename__ = "organisations"
 
@@ -46,7 +46,7 @@ class Organisation(Base):
     # Owning units belong to the industry sector whose lead department oversees them.
     sector_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
 
-    __table_args__ = (CheckConstraint("kind IN ('police_unit','sector','owning_unit')", name="kind"),)
+    __table_args__ = (CheckConstraint("kind IN ('police_unit','sector','owning_unit','maintainer')", name="kind"),)
 
 
 class Device(Base):
@@ -95,6 +95,8 @@ class Camera(Base):
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
     owning_unit_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     sector_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    # The company or unit contracted to repair it; fault work orders go there (else to the owning unit).
+    maintainer_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(16), default="fixed")
     main_width: Mapped[int | None] = mapped_column(Integer)
     main_height: Mapped[int | None] = mapped_column(Integer)

@@ -6,7 +6,7 @@ CLASSES = (1, 2, 3)
 NETWORKS = ("police", "social", "local")
 KINDS = ("fixed", "ptz", "checkpoint", "vehicle", "bus", "other")
 REGION_LEVELS = ("province", "city", "county", "station")
-ORGANISATION_KINDS = ("police_unit", "sector", "owning_unit")
+ORGANISATION_KINDS = ("police_unit", "sector", "owning_unit", "maintainer")
 
 DEFAULT_RETENTION_DAYS = {1: 30, 2: 15, 3: 7}
 

@@ -96,7 +96,7 @@ class OrganisationOut(BaseModel):
 async def list_organisations(
     principal: CurrentPrincipal,
     session: DbSession,
-    kind: Annotated[str | None, Query(pattern="^(police_unit|sector|owning_unit)$")] = None,
+    kind: Annotated[str | None, Query(pattern="^(police_unit|sector|owning_unit|maintainer)$")] = None,
 ):
     principal.require(Permission.CAMERA_READ)
     return [
@@ -106,7 +106,7 @@ async def list_organisations(
 
 
 class OrganisationIn(BaseModel):
-    kind: str = Field(pattern="^(police_unit|sector|owning_unit)$")
+    kind: str = Field(pattern="^(police_unit|sector|owning_unit|maintainer)$")
     code: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=200)
     region: str | None = None

@@ -1,0 +1,1 @@
+"""Health of the camera network: picture diagnosis (VQD), KPIs against the plans, fault work orders, reports."""

@@ -141,6 +141,31 @@ class MediaConfig(_Section):
         return self
 
 
+class HealthConfig(_Section):
+    """Picture diagnosis, KPIs against the active plan, and fault work orders."""
+
+    # The plan whose thresholds KPIs are judged by (`tianyan report plans` lists them); empty: none.
+    plan: str = "huizhou-2012-2014"
+    vqd_enabled: bool = True
+    # Every camera is diagnosed once per interval, spread evenly over it.
+    vqd_interval_s: int = Field(3600, ge=10)
+    vqd_concurrency: int = Field(4, ge=1, le=64)
+    # Frames decoded per diagnosis (the freeze and noise checks compare them) and how long to wait for a picture.
+    vqd_burst_frames: int = Field(8, ge=2, le=50)
+    # The stream diagnosed when the camera is not being recorded (a recorded camera's own feed is shared).
+    vqd_stream: Literal["main", "sub"] = "sub"
+    vqd_timeout_s: float = Field(10.0, gt=0)
+    work_orders_enabled: bool = True
+    # A camera offline this long gets a work order.
+    offline_order_after_s: int = Field(1800, ge=0)
+    # Consecutive faulty diagnoses before a picture fault becomes a work order (one bad frame is not a fault).
+    vqd_order_after_failures: int = Field(2, ge=1, le=10)
+    # After a fault is gone, how long until it is re-checked and the order closed (a flapping camera reopens it).
+    recheck_after_s: int = Field(300, ge=0)
+    # Bearer token Prometheus must send to /metrics; empty: /metrics answers anyone who can reach the port.
+    metrics_token: str = ""
+
+
 class SecurityConfig(_Section):
     lockout_failures: int = Field(5, ge=1)
     lockout_minutes: int = Field(15, ge=1)
@@ -152,6 +177,7 @@ class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     sip: SipConfig = SipConfig()
     media: MediaConfig = MediaConfig()
+    health: HealthConfig = HealthConfig()
     security: SecurityConfig = SecurityConfig()
 
     @property

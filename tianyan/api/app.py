@@ -17,7 +17,10 @@ from tianyan.api.routers import (
     devices,
     exports,
     gbid,
+    health,
+    kpi,
     live,
+    metrics,
     plans,
     playback,
     recordings,
@@ -45,16 +48,17 @@ def create_app(platform: Platform, *, extra_routers: tuple[APIRouter, ...] = ())
     api = APIRouter(prefix=API_PREFIX)
     # registry_io before cameras: its fixed paths (/cameras/export) must win over /cameras/{gb_id}.
     routers = (auth, registry_io, cameras, signaling, devices, regions, users, audit, plans, gbid)
-    for module in (*routers, live, playback, device_playback, recordings, exports):
+    for module in (*routers, live, playback, device_playback, recordings, exports, health, kpi):
         api.include_router(module.router)
     for router in extra_routers:
         api.include_router(router)
 
     @api.get("/health", tags=["meta"])
-    async def health() -> dict[str, str]:
+    async def liveness() -> dict[str, str]:
         return {"status": "ok", "version": tianyan.__version__}
 
     app.include_router(api)
+    app.include_router(metrics.router)  # /metrics, where Prometheus looks
     web.install(app)  # the player page at /player
 
     @app.get("/", include_in_schema=False)

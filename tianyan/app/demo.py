@@ -154,7 +154,7 @@ async def prepare(platform: Platform, *, seed: int, cameras: int) -> str:
             return "\n".join([
                 _rule(f"Tianyan 天眼 demo: existing data kept ({count} cameras); nothing was regenerated"),
                 f" API docs: {url}", f" {login}", f" {sip_line(config, specs)}", f" {media_line(config, specs)}",
-                f" {where}", "=" * 100,
+                f" {health_line(config)}", f" {where}", "=" * 100,
             ])  # fmt: skip
         created = await seed_demo(session, seed=seed, cameras=cameras, policy=platform.auth.policy)
         specs = await demo_devices.create(session, seed=seed, password=config.sip.password)
@@ -169,7 +169,8 @@ async def prepare(platform: Platform, *, seed: int, cameras: int) -> str:
     )
     return "\n".join([
         _rule(f"Tianyan 天眼 demo: {CITY[1]}, {cameras} generated cameras (seed {seed})"),
-        f" API docs: {url}", f" {login}", f" {sip_line(config, specs)}", f" {media_line(config, specs)}", "", table, "",
+        f" API docs: {url}", f" {login}", f" {sip_line(config, specs)}", f" {media_line(config, specs)}",
+        f" {health_line(config)}", "", table, "",
         f" The passwords are shown once here and kept in {credentials} (mode 0600).", "=" * 100,
     ])  # fmt: skip
 
@@ -182,6 +183,7 @@ async def run_demo(config: Config, *, seed: int = 2012, cameras: int = 8000) -> 
         # Every simulated camera encodes what it sends on this machine: the demo records the cameras given a plan of
         # their own (one a district, sub stream) rather than every class 1 and 2 camera.
         config.media.record_classes = []
+    demo_health_pace(config)
     platform = await Platform.open(config)
     try:
         banner = await prepare(platform, seed=seed, cameras=cameras)
@@ -193,6 +195,15 @@ async def run_demo(config: Config, *, seed: int = 2012, cameras: int = 8000) -> 
     await serve(config, platform=platform, after_start=lambda started: _start_fleet(started, specs))
 
 
+def demo_health_pace(config: Config) -> None:
+    """Diagnose every two minutes and open orders sooner, so a new user sees faults found within minutes; a value
+    the user set is kept."""
+    health = config.health
+    for key, value in (("vqd_interval_s", 120), ("offline_order_after_s", 300), ("recheck_after_s", 120)):
+        if key not in health.model_fields_set:
+            setattr(health, key, value)
+
+
 async def _start_fleet(platform: Platform, specs: list[DeviceSpec]) -> Callable[[], Awaitable[None]]:
     """The simulated devices, registering with the demo's own SIP server; returns how to stop them."""
     if platform.sip is None or not specs:
@@ -201,7 +212,10 @@ async def _start_fleet(platform: Platform, specs: list[DeviceSpec]) -> Callable[
     host = "127.0.0.1" if sip.host in ("0.0.0.0", "::", "") else sip.host
     fleet = Fleet(
         specs, PlatformAddress.of(host, platform.sip.port, sip.id, sip.domain),
-        FleetOptions(ramp_s=5.0, video=VideoSettings(main_size="720p", sub_size="cif")),
+        FleetOptions(
+            ramp_s=5.0,
+            video=VideoSettings(main_size="720p", sub_size="cif", picture_faults=demo_devices.picture_faults(specs)),
+        ),
     )  # fmt: skip
     await fleet.start()
     return lambda: fleet.stop(unregister=True)
@@ -217,6 +231,15 @@ def media_line(config: Config, specs: list[DeviceSpec]) -> str:
     return (
         f"Live view (after logging in): {base}/player?camera={camera}&mode=live ; one camera a district is "
         f"recorded to {config.recordings_dir} (tianyan recordings timeline {camera} --from ... --to ...)"
+    )
+
+
+def health_line(config: Config) -> str:
+    base = docs_url(config).rsplit("/api/", 1)[0]
+    return (
+        f"Health: every online camera's picture is diagnosed every {config.health.vqd_interval_s} s (the NVR's "
+        f"channels 2-8 show faults): {base}/api/v1/vqd/failures , {base}/api/v1/work-orders , KPIs against "
+        f"{config.health.plan or 'no plan'}: {base}/api/v1/kpi (or `tianyan report kpi`), Prometheus: {base}/metrics"
     )
 
 

@@ -176,3 +176,15 @@ def load(path: Path, *, password: str) -> list[DeviceSpec]:
         )
         specs.append(DeviceSpec(**item))
     return specs
+
+
+# The NVR's channels after its first show the faults picture diagnosis looks for, so the demo has failed
+# diagnoses and work orders to show within minutes (its first channel stays clean for comparison).
+DEMO_FAULTS = ("blur", "dark", "colour_cast", "frozen", "occlusion", "no_signal", "stripes")
+
+
+def picture_faults(specs: list[DeviceSpec]) -> tuple[tuple[str, str], ...]:
+    nvrs = [spec for spec in specs if spec.kind == "nvr"]
+    if not nvrs:
+        return ()
+    return tuple(zip(nvrs[0].channel_ids[1:], DEMO_FAULTS, strict=False))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tianyan.bus.base import Bus
@@ -17,6 +19,9 @@ from tianyan.media.service import MediaService
 from tianyan.schema.migrate import upgrade
 from tianyan.security.login import AuthSettings
 from tianyan.security.passwords import PasswordPolicy
+
+if TYPE_CHECKING:
+    from tianyan.health.service import HealthService
 
 
 def auth_settings(config: Config) -> AuthSettings:
@@ -40,6 +45,8 @@ class Platform:
     sip: SipServer | None = None
     # The media plane (ingest, recording, live views), when this node runs the "media" role.
     media: MediaService | None = None
+    # Picture diagnosis and work orders, when this node runs the "health" role.
+    health: HealthService | None = None
 
     @property
     def auth(self) -> AuthSettings:
@@ -67,12 +74,55 @@ class Platform:
         await self.media.start()
         return self.media
 
+    async def start_health(self) -> HealthService:
+        """Diagnosis pulls pictures through this node's media plane when it has one, else from recordings."""
+        # Imported here: OpenCV and the diagnosis code load only on nodes that run the health role.
+        from tianyan.health.service import HealthService
+
+        media = self.media
+
+        def recorded_stream(camera_id: int) -> str | None:
+            recording = media.recordings.get(camera_id) if media is not None else None
+            return recording.planned.stream if recording is not None else None
+
+        self.health = HealthService(
+            self.config, self.sessions, self.bus, clock=self.clock,
+            hub=lambda: media.hub if media is not None else None, recorded_stream=recorded_stream,
+            ptz=self._send_ptz if self.sip is not None else None,
+        )  # fmt: skip
+        await self.health.start()
+        return self.health
+
+    async def _send_ptz(self, camera_id: int, action: str) -> str:
+        """One PTZ pad action to a camera through this node's SIP server (the picture diagnosis's PTZ check)."""
+        from tianyan.gb28181 import control
+        from tianyan.registry.models import Camera, Device
+
+        assert self.sip is not None
+        async with self.sessions() as session:
+            row = (
+                await session.execute(
+                    select(Camera.gb_id, Device.id, Device.gb_id)
+                    .join(Device, Device.id == Camera.device_id)
+                    .where(Camera.id == camera_id)
+                )
+            ).one()
+        camera_gb, device_id, device_gb = row
+        binding = self.sip.binding_for(device_id, device_gb)
+        return await control.send_ptz(self.sip.queries, binding, camera_gb, control.ptz_command(action))
+
+    async def stop_health(self) -> None:
+        if self.health is not None:
+            await self.health.close()
+            self.health = None
+
     async def stop_media(self) -> None:
         if self.media is not None:
             await self.media.close()
             self.media = None
 
     async def close(self) -> None:
+        await self.stop_health()
         await self.stop_media()
         if self.sip is not None:
             await self.sip.close()

@@ -1,4 +1,4 @@
-"""Run the platform's parts (HTTP API, GB/T 28181 SIP server, media plane) in one event loop until a signal."""
+"""Run the platform's parts (HTTP API, GB/T 28181 SIP server, media plane, health worker) in one event loop."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tianyan.api.app import create_app
 from tianyan.app.platform import Platform
 from tianyan.config import Config
 
-ROLES = ("api", "sip", "media")
+ROLES = ("api", "sip", "media", "health")
 log = logging.getLogger(__name__)
 
 
@@ -61,6 +61,8 @@ async def serve(
             await platform.start_sip()
         if "media" in roles:
             await platform.start_media()
+        if "health" in roles:
+            await platform.start_health()
         stop_extra = await after_start(platform) if after_start is not None else None
         api = _api_server(config, platform) if "api" in roles else None
         parts = [asyncio.create_task(api.serve(), name="api")] if api else []
@@ -74,6 +76,7 @@ async def serve(
         stopping.cancel()
         if stop_extra is not None:
             # Recordings end as "stopped", not as streams lost to the simulated devices going away first.
+            await platform.stop_health()
             await platform.stop_media()
             await stop_extra()
         await asyncio.gather(*parts, return_exceptions=True)

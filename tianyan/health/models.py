@@ -29,6 +29,8 @@ class VqdLatest(Base):
     # The diagnosed picture as a JPEG, relative to <data_dir>/health; kept for faulty pictures (evidence).
     frame_path: Mapped[str | None] = mapped_column(String(300))
     detail: Mapped[str | None] = mapped_column(Text)
+    # Faulty diagnoses in a row up to this one (0 when it is fault-free): one bad picture is not yet a work order.
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class VqdEvent(Base):

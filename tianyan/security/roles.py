@@ -38,6 +38,8 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"  # search, export and verify the audit log
     PLAN_READ = "plan.read"  # plan progress and KPI reports
     REGION_WRITE = "region.write"  # regions and organisations
+    HEALTH_READ = "health.read"  # picture diagnoses and fault work orders in scope
+    WORK_ORDER_WRITE = "workorder.write"  # handle work orders, tune diagnosis thresholds
 
 
 _ALL_VIDEO = {Permission.VIDEO_LIVE, Permission.VIDEO_PLAYBACK}
@@ -57,11 +59,20 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.REGION_WRITE,
             *_ALL_VIDEO,
             Permission.PTZ_CONTROL,
+            Permission.HEALTH_READ,
+            Permission.WORK_ORDER_WRITE,
         }
     ),
     Role.OPERATOR: frozenset({Permission.CAMERA_READ, *_ALL_VIDEO, Permission.PTZ_CONTROL}),
     Role.ANALYST: frozenset(
-        {Permission.CAMERA_READ, Permission.CAMERA_EXPORT, *_ALL_VIDEO, Permission.VIDEO_EXPORT, Permission.PLAN_READ}
+        {
+            Permission.CAMERA_READ,
+            Permission.CAMERA_EXPORT,
+            *_ALL_VIDEO,
+            Permission.VIDEO_EXPORT,
+            Permission.PLAN_READ,
+            Permission.HEALTH_READ,
+        }
     ),
     Role.MAINTAINER: frozenset(
         {
@@ -71,10 +82,16 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DEVICE_WRITE,
             Permission.VIDEO_LIVE,
             Permission.PLAN_READ,
+            Permission.HEALTH_READ,
+            Permission.WORK_ORDER_WRITE,
         }
     ),
-    Role.INDUSTRY: frozenset({Permission.CAMERA_READ, Permission.CAMERA_WRITE, *_ALL_VIDEO, Permission.PTZ_CONTROL}),
-    Role.AUDITOR: frozenset({Permission.CAMERA_READ, Permission.AUDIT_READ, Permission.PLAN_READ}),
+    Role.INDUSTRY: frozenset(
+        {Permission.CAMERA_READ, Permission.CAMERA_WRITE, *_ALL_VIDEO, Permission.PTZ_CONTROL, Permission.HEALTH_READ}
+    ),
+    Role.AUDITOR: frozenset(
+        {Permission.CAMERA_READ, Permission.AUDIT_READ, Permission.PLAN_READ, Permission.HEALTH_READ}
+    ),
 }
 
 # Roles that see sensitive cameras without a per-camera grant.

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from tianyan.media.ps import StreamType, VideoAccessUnit
+from tianyan.sim import video_faults
 
 CLOCK_90K = 90_000
 # Main stream, D1/4CIF sub stream, CIF third stream: what GB cameras offer.
@@ -53,11 +54,17 @@ class SyntheticVideo:
         bitrate_bps: int | None = None,
         start_pts_90k: int = 0,
         threads: int = 1,
+        fault: str | None = None,
     ) -> None:
         if width < 16 or height < 16 or width % 2 or height % 2:
             raise ValueError(f"size must be even and at least 16x16, got {width}x{height}")
         if not 1 <= fps <= 60:
             raise ValueError(f"fps must be 1-60, got {fps}")
+        video_faults.check(fault)
+        # A picture fault to show (see video_faults); "frozen" repeats the first picture for ever.
+        self.fault = fault
+        self._rng = np.random.default_rng(hash(label) & 0xFFFF)
+        self._frozen: np.ndarray | None = None
         self.width, self.height, self.fps, self.label = width, height, fps, label
         self.bitrate_bps = bitrate_bps or max(_MIN_BITRATE_BPS, round(width * height * fps * _BITS_PER_PIXEL))
         self._clock = clock
@@ -69,6 +76,12 @@ class SyntheticVideo:
         # A diagonal ramp; adding a per-frame constant (wrapping in uint8) scrolls it.
         self._ramp = ((cols * 255 // width + rows * 96 // height) % 256).astype(np.uint8)
         self._frame = np.empty((height * 3 // 2, width), dtype=np.uint8)
+        # Colour that varies across the picture and averages out to neutral, like a real scene: a grey picture
+        # with one tint all over would be, rightly, a colour cast.
+        cy = np.linspace(0, 2 * np.pi, height // 2, dtype=np.float32)[:, None]
+        cx = np.linspace(0, 2 * np.pi, width // 2, dtype=np.float32)[None, :]
+        self._u = np.clip(128 + 28 * np.sin(cx * 1.5) * np.cos(cy), 0, 255).astype(np.uint8).reshape(-1)
+        self._v = np.clip(128 + 28 * np.cos(cx) * np.sin(cy * 1.5), 0, 255).astype(np.uint8).reshape(-1)
         self._font_scale = max(0.4, height / 720)
         self._thickness = max(1, round(height / 360))
 
@@ -101,7 +114,7 @@ class SyntheticVideo:
         index = self._next_index
         self._next_index += 1
         pts_90k = self._start_pts_90k + index * CLOCK_90K // self.fps
-        frame = av.VideoFrame.from_ndarray(self._draw(index), format="yuv420p")
+        frame = av.VideoFrame.from_ndarray(self._picture(index), format="yuv420p")
         frame.pts = pts_90k
         packets = self._encoder.encode(frame)
         # zerolatency has no lookahead: every picture comes straight back as one packet.
@@ -109,6 +122,17 @@ class SyntheticVideo:
             raise RuntimeError(f"encoder returned {len(packets)} packets for one picture")
         packet = packets[0]
         return VideoAccessUnit(bytes(packet), pts_90k, bool(packet.is_keyframe))
+
+    def _picture(self, index: int) -> np.ndarray:
+        if self.fault is None:
+            return self._draw(index)
+        if self.fault == "frozen":
+            if self._frozen is None:
+                self._frozen = self._draw(index).copy()
+            return self._frozen
+        picture = self._draw(index)
+        video_faults.apply(self.fault, picture, self.width, self.height, index, self._rng)
+        return picture
 
     def _draw(self, index: int) -> np.ndarray:
         w, h = self.width, self.height
@@ -121,11 +145,10 @@ class SyntheticVideo:
         angle = index * 2 * math.pi / (self.fps * 4)
         centre = (int(w / 2 + w / 4 * math.cos(angle)), int(h * 0.6 + h / 5 * math.sin(angle)))
         cv2.circle(luma, centre, max(6, h // 12), 16, thickness=-1)
-        # A faint, slowly drifting tint: colour without a cast strong enough to trip colour-cast checks.
         chroma = self._frame[h:].reshape(-1)
         u_size = (w // 2) * (h // 2)
-        chroma[:u_size] = 128 + round(12 * math.sin(index / 50))
-        chroma[u_size:] = 128 + round(12 * math.cos(index / 70))
+        chroma[:u_size] = self._u
+        chroma[u_size:] = self._v
         self._text(luma, self.label, 1)
         self._text(luma, self._clock().strftime("%Y-%m-%d %H:%M:%S"), 2)
         return self._frame

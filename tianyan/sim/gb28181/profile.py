@@ -9,6 +9,7 @@ from typing import Literal
 
 from tianyan.core import gbid
 from tianyan.gb28181.sip.transaction import Timers
+from tianyan.sim import video_faults
 from tianyan.sim.video import SIZES
 
 DeviceKind = Literal["ipc", "nvr", "vehicle"]
@@ -86,11 +87,18 @@ class VideoSettings:
     sub_size: str = "cif"
     fps: int = 25
     file: Path | None = None
+    # (channel ID, fault) pairs: those channels stream a spoiled picture (see tianyan.sim.video_faults).
+    picture_faults: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         for size in (self.main_size, self.sub_size):
             if size not in SIZES:
                 raise ValueError(f"video size must be one of {', '.join(SIZES)}, got {size!r}")
+        for _, fault in self.picture_faults:
+            video_faults.check(fault)
+
+    def fault_of(self, channel_id: str) -> str | None:
+        return dict(self.picture_faults).get(channel_id)
 
 
 @dataclass(frozen=True)

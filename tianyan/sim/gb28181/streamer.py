@@ -80,11 +80,16 @@ class SourceSpec:
         if self.video.file is not None:
             return FileVideo(self.video.file, start_pts_90k=start_pts)
         width, height = SIZES[self.size]
+        fault = self.video.fault_of(self.label)
         if recorded_at is None:
             # Devices in China show Beijing time, whatever zone the simulator's host is set to.
-            return SyntheticVideo(width, height, self.video.fps, self.label, clock=beijing_now, start_pts_90k=start_pts)
+            return SyntheticVideo(
+                width, height, self.video.fps, self.label, clock=beijing_now, start_pts_90k=start_pts, fault=fault
+            )
         clock = _FrameClock(recorded_at + timedelta(seconds=start_s), self.video.fps)
-        return SyntheticVideo(width, height, self.video.fps, self.label, clock=clock, start_pts_90k=start_pts)
+        return SyntheticVideo(
+            width, height, self.video.fps, self.label, clock=clock, start_pts_90k=start_pts, fault=fault
+        )
 
 
 class RtpStream:

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("scores", sa.JSON(), nullable=False),
         sa.Column("frame_path", sa.String(length=300), nullable=True),
         sa.Column("detail", sa.Text(), nullable=True),
+        sa.Column("consecutive_failures", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["camera_id"], ["cameras.id"], name=op.f("fk_vqd_latest_camera_id_cameras"), ondelete="CASCADE"
         ),

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ServerStats:
+    registrations: int = 0  # REGISTERs accepted (refreshes included), not unregistrations
     keepalives: int = 0
     alarms: int = 0
     positions: int = 0

@@ -51,6 +51,10 @@ class EndpointStats:
     handler_errors: int = 0
     timeouts: int = 0
     by_method: dict[str, int] = field(default_factory=dict)
+    # Messages on the wire, retransmissions included; responses by status class (2 for 2xx).
+    sent_by_method: dict[str, int] = field(default_factory=dict)
+    responses_received: dict[int, int] = field(default_factory=dict)
+    responses_sent: dict[int, int] = field(default_factory=dict)
 
 
 class SipEndpoint:
@@ -157,6 +161,8 @@ class SipEndpoint:
             return
         now = self.now()
         if isinstance(message, SipResponse):
+            status_class = message.status // 100
+            self.stats.responses_received[status_class] = self.stats.responses_received.get(status_class, 0) + 1
             self._perform(self.layer.receive_response(message, now))
             return
         self.stats.by_method[message.method] = self.stats.by_method.get(message.method, 0) + 1
@@ -208,6 +214,11 @@ class SipEndpoint:
         except SipError as exc:
             log.error("sip: refusing to send a malformed message to %s: %s", destination, exc)
             return
+        stats = self.stats
+        if isinstance(message, SipRequest):
+            stats.sent_by_method[message.method] = stats.sent_by_method.get(message.method, 0) + 1
+        else:
+            stats.responses_sent[message.status // 100] = stats.responses_sent.get(message.status // 100, 0) + 1
         self.transport.send(data, destination)
 
     def _deliver_response(self, response: SipResponse, tx: ClientTransaction) -> None:

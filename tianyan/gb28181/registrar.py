@@ -113,6 +113,7 @@ class Registrar:
             ("Date", gb_date(now, core.zone)),
         ]
         core.respond(tx, response_to(request, 200, headers=headers))
+        core.stats.registrations += 1
         if transition is not None:
             core.writer.transition(transition)
             await core.bus.publish(DeviceCameOnline(device_id, now, transition.reason, peer.transport, str(peer)))

@@ -27,6 +27,10 @@ TRANSPORTS: tuple[str, ...] = ("udp", "tcp-passive", "tcp-active")
 # A second of a 16 Mbit/s stream: bursts of a keyframe from many cameras at once must not overflow the socket.
 UDP_RECEIVE_BUFFER_BYTES = 2 * 1024 * 1024
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
+# The IngestStats counters kept for closed streams, so totals over the ingest's life never go down.
+RETIRED_COUNTERS = (
+    "packets", "bytes", "lost", "reordered", "duplicates", "late", "wrong_ssrc", "malformed", "frames", "lost_frames",
+)  # fmt: skip
 _monotonic = time.monotonic
 
 
@@ -278,6 +282,8 @@ class RtpIngest:
         self.stream_timeout_s = stream_timeout_s
         self._streams: set[IngestStream] = set()
         self._watchdog: asyncio.Task[None] | None = None
+        self.opened = 0
+        self.retired: dict[str, int] = dict.fromkeys(RETIRED_COUNTERS, 0)
 
     @property
     def streams(self) -> frozenset[IngestStream]:
@@ -305,6 +311,7 @@ class RtpIngest:
         )
         stream = IngestStream(self, kind, port, sock, receiver, on_lost or _noop_lost)
         self._streams.add(stream)
+        self.opened += 1
         try:
             await stream._start()
             if kind == "tcp-active" and remote is not None:
@@ -340,6 +347,9 @@ class RtpIngest:
         if stream in self._streams:
             self._streams.discard(stream)
             self.ports.give_back(stream.port)
+            stats = stream.stats
+            for name in RETIRED_COUNTERS:
+                self.retired[name] += getattr(stats, name)
 
     def _ensure_watchdog(self) -> None:
         if self._watchdog is None or self._watchdog.done():

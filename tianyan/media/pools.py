@@ -67,6 +67,7 @@ class Pool:
     path: Path
     capacity_bytes: int  # 0: the file system's size
     ours_bytes: int = 0
+    written_bytes: int = 0  # recorded into it since start-up; only grows (for the bytes-written counter)
     failed_at: float | None = None
     failure: str | None = None
 
@@ -119,6 +120,7 @@ class StoragePools:
         pool = self.pools.get(name)
         if pool is not None:
             pool.ours_bytes = max(0, pool.ours_bytes + delta_bytes)
+            pool.written_bytes += max(0, delta_bytes)
 
     def mark_failed(self, name: str, reason: str) -> None:
         """A write to the pool just failed: skip it for `retry_s`."""

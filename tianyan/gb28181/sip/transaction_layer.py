@@ -51,6 +51,10 @@ def _client_key(branch: str, method: str) -> tuple[object, ...]:
     return branch, "INVITE" if method == "ACK" else method
 
 
+def _transmits(actions: list[Action]) -> int:
+    return sum(1 for action in actions if isinstance(action, Transmit))
+
+
 def _ack_key(message: SipRequest | SipResponse) -> tuple[str, str | None, int]:
     """How an ACK for a 2xx finds its INVITE: the dialog's Call-ID and From tag and the CSeq number."""
     return message.call_id, message.from_.tag, message.cseq.number
@@ -86,6 +90,9 @@ class TransactionLayer:
         # (deadline, sequence, transaction, timer name); stale entries are skipped when popped.
         self._heap: list[tuple[float, int, Transaction, str]] = []
         self._sequence = itertools.count()
+        # Requests and final responses that arrived again, and messages we sent again (timers, re-answers).
+        self.retransmissions_received = 0
+        self.retransmissions_sent = 0
 
     @property
     def client_count(self) -> int:
@@ -134,6 +141,8 @@ class TransactionLayer:
         if tx is not None:
             actions = tx.receive_retransmission(now)
             self._settle(tx)
+            self.retransmissions_received += 1
+            self.retransmissions_sent += _transmits(actions)
             return actions
         if len(self._server) >= self.max_server_transactions:
             busy = response_to(request, 503, to_tag=new_tag(), headers=[("Retry-After", str(self.retry_after_s))])
@@ -157,8 +166,12 @@ class TransactionLayer:
         tx = self._client.get(_client_key(branch, response.cseq.method))
         if tx is None:
             return []
+        past_final = tx.state in (State.COMPLETED, State.ACCEPTED)
         actions = tx.receive_response(response, now)
         self._settle(tx)
+        if past_final:
+            self.retransmissions_received += 1
+            self.retransmissions_sent += _transmits(actions)
         return actions
 
     def respond(self, server_tx: ServerTransaction, response: SipResponse, now: float) -> list[Action]:
@@ -187,8 +200,11 @@ class TransactionLayer:
             deadline, _, tx, name = heapq.heappop(self._heap)
             if tx.terminated or tx.deadline(name) != deadline:
                 continue  # Stopped or restarted since it was pushed.
-            actions += tx.fire(name, now)
+            fired = tx.fire(name, now)
             self._settle(tx)
+            if name != "trying":  # the automatic 100 Trying is a first answer; every other timer resends
+                self.retransmissions_sent += _transmits(fired)
+            actions += fired
         return actions
 
     def next_deadline(self) -> float | None:

@@ -225,6 +225,20 @@ def test_demo_first_start_then_restart_keeps_the_data(demo: Demo, data_dir: Path
     assert {s[0] for s in statuses} <= {"met", "missed"}
     assert {status for s in statuses for status in s[1:]} == {"pending"}
 
+    # Health: the NVR's spoiled channels are diagnosed as such, a clean one passes; KPIs and metrics answer.
+    nvr_cameras = [c for c in everything if c["device"] == nvr["gb_id"]]
+    clean, blurred = sorted(c["gb_id"] for c in nvr_cameras)[:2]
+    diagnosed = admin.post(f"/api/v1/cameras/{blurred}/vqd/run", timeout=30)
+    assert diagnosed.status_code == 200, diagnosed.text
+    assert "blur" in diagnosed.json()["faults"]
+    assert admin.post(f"/api/v1/cameras/{clean}/vqd/run", timeout=30).json()["ok"]
+    kpi = admin.get("/api/v1/kpi", params={"class": 1}, timeout=60)
+    assert kpi.status_code == 200, kpi.text
+    assert kpi.json()["figures"]["online_now"] > 0
+    assert any(v["kpi"] == "online_rate" for v in kpi.json()["verdicts"])
+    metrics = httpx.get(f"{demo.base_url}/metrics")
+    assert metrics.status_code == 200 and "tianyan_cameras_online" in metrics.text
+
     # The passwords are kept for the owner only.
     kept = data_dir / "demo-accounts.txt"
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 OFFLINE_SWEEP_S = 60.0
 RETENTION_SWEEP_S = 6 * 3600.0
+NEW_CAMERA_GRACE = timedelta(days=1)
 _CHUNK = 2000
 
 
@@ -92,11 +94,20 @@ class HealthService:
         async with self.sessions() as session:
             rows = (
                 await session.execute(
-                    select(Camera.id, Camera.gb_id, Camera.name, Camera.cls, Camera.install_date, RecordingPlan.enabled)
+                    select(
+                        Camera.id,
+                        Camera.gb_id,
+                        Camera.name,
+                        Camera.cls,
+                        Camera.install_date,
+                        Camera.created_at,
+                        RecordingPlan.enabled,
+                    )
                     .outerjoin(RecordingPlan, RecordingPlan.camera_id == Camera.id)
                     .order_by(Camera.id)
                 )
             ).all()
+        created = {r.id: r.created_at for r in rows}
         cameras = [
             (r.id, r.gb_id, r.name, r.cls, r.install_date)
             for r in rows
@@ -106,16 +117,23 @@ class HealthService:
         for start in range(0, len(cameras), _CHUNK):
             chunk = cameras[start : start + _CHUNK]
             async with self.sessions() as session:
+                # First thing: on SQLite a read transaction cannot safely become a writing one later.
+                await intend_to_write(session)
                 now = self.clock.now()
                 verdicts = [
                     (c.camera_id, c.compliant, _compliance_evidence(c))
                     for c in await compliance_of(session, chunk, now=now)
+                    if c.status != "no_recordings" or not _new(created.get(c.camera_id), now)
                 ]
-                await intend_to_write(session)
                 events += await workorders.on_compliance(session, verdicts=verdicts, now=now)
                 await session.commit()
         await self._publish(events)
         return events
+
+
+def _new(created_at: datetime | None, now: datetime) -> bool:
+    """A camera registered within the last day has had no chance to record yet: no footage is not yet a fault."""
+    return created_at is not None and now - created_at < NEW_CAMERA_GRACE
 
 
 def _compliance_evidence(c: Any) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""`tianyan report plans|plan`: the known construction plans and progress against one of them."""
+"""`tianyan report plans|plan|kpi|monthly`: the known construction plans and progress against one of them; KPI
+reports (report_kpi.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ from typing import Annotated
 
 import typer
 
+from tianyan.cli.report_kpi import kpi, monthly_report
 from tianyan.cli.runtime import ConfigOption, fail, load_config, run, with_session
 from tianyan.core.errors import TianyanError
 from tianyan.planning import catalogue, report
 from tianyan.planning.progress import PlanProgress, plan_progress
 from tianyan.security.scope import SYSTEM
 
-app = typer.Typer(help="Reports: construction plans and progress against them.", no_args_is_help=True)
+app = typer.Typer(help="Reports: construction plans and progress against them; KPIs.", no_args_is_help=True)
+app.command("kpi")(kpi)
+app.command("monthly")(monthly_report)
 # An administrator at the console of the machine: the whole registry is in scope.
 CLI_PRINCIPAL = dataclasses.replace(SYSTEM, username="cli", source="cli")
 

@@ -74,6 +74,12 @@ class RecordingDay(Base):
     completeness: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
+    # KPI sums read the figures from these alone: per camera over its window, per day over the cameras.
+    __table_args__ = (
+        Index("ix_recording_days_camera_figures", "camera_id", "day", "planned_s", "completeness"),
+        Index("ix_recording_days_day_figures", "day", "camera_id", "planned_s", "completeness"),
+    )
+
 
 class RecordingPlan(Base):
     """A camera's own recording plan; cameras without a row follow the default (class 1 and 2: always)."""

@@ -1,0 +1,1 @@
+"""Video quality diagnosis (VQD): pure image checks that judge one camera's picture from a burst of frames."""

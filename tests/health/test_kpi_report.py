@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.health.kpi_fixtures import END, LONG_AGO, MONTH, MONTH_S, at, build_world, report
 from tianyan.core.errors import InvalidInput
-from tianyan.health.kpi.model import Period
+from tianyan.health.kpi.engine import compute_report
+from tianyan.health.kpi.model import DIMENSIONS, CameraSet, Period
+from tianyan.security.scope import SYSTEM
 
 DAY, HOUR = 86_400, 3_600
 
@@ -82,3 +85,22 @@ async def test_a_trend_over_more_than_a_year_is_refused(engine: AsyncEngine) -> 
     with pytest.raises(InvalidInput, match="at most 366 days"):
         await report(engine, period=Period(at(1), at(1 + 400)), now=at(1 + 400), trend=True)
     assert (await report(engine, period=MONTH, now=END, trend=False)).trend == []
+
+
+async def test_the_callers_transaction_keeps_its_settings_and_tables(engine: AsyncEngine) -> None:
+    async with AsyncSession(engine) as session:
+        world = await build_world(session)
+        await world.camera()
+        await session.commit()
+        settings = "SELECT current_setting('work_mem'), current_setting('jit')"
+        if engine.dialect.name == "postgresql":
+            before = (await session.execute(text(settings))).one()
+        await compute_report(session, selection=CameraSet(), period=MONTH, principal=SYSTEM, plan=None, now=END,
+                             breakdowns=DIMENSIONS, trend=True)  # fmt: skip
+        if engine.dialect.name == "postgresql":
+            after = (await session.execute(text(settings))).one()
+            assert after == before
+            temporary = "SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relname LIKE 'kpi%'"
+        else:
+            temporary = "SELECT count(*) FROM sqlite_temp_master WHERE name LIKE 'kpi_%'"
+        assert (await session.execute(text(temporary))).scalar_one() == 0

@@ -180,7 +180,7 @@ def load(path: Path, *, password: str) -> list[DeviceSpec]:
 
 # The NVR's channels after its first show the faults picture diagnosis looks for, so the demo has failed
 # diagnoses and work orders to show within minutes (its first channel stays clean for comparison).
-DEMO_FAULTS = ("blur", "dark", "colour_cast", "frozen", "occlusion", "no_signal", "stripes")
+DEMO_FAULTS = ("blur", "bright", "colour_cast", "frozen", "stripes", "no_signal", "black")
 
 
 def picture_faults(specs: list[DeviceSpec]) -> tuple[tuple[str, str], ...]:

@@ -7,6 +7,7 @@ caller send at the frame rate, so no event loop ever waits on an encoder.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -19,6 +20,7 @@ import numpy as np
 
 from tianyan.media.ps import StreamType, VideoAccessUnit
 from tianyan.sim import video_faults
+from tianyan.sim.vqd_scenes import make_world
 
 CLOCK_90K = 90_000
 # Main stream, D1/4CIF sub stream, CIF third stream: what GB cameras offer.
@@ -67,21 +69,18 @@ class SyntheticVideo:
         self._frozen: np.ndarray | None = None
         self.width, self.height, self.fps, self.label = width, height, fps, label
         self.bitrate_bps = bitrate_bps or max(_MIN_BITRATE_BPS, round(width * height * fps * _BITS_PER_PIXEL))
+        if fault == "frozen" and bitrate_bps is None:
+            # A frozen encoder repeats one picture exactly; at a starved rate x264 would keep refining it instead.
+            self.bitrate_bps *= 8
         self._clock = clock
         self._next_index = 0
         self._start_pts_90k = start_pts_90k
         self._encoder = self._open_encoder(threads)
-        rows = np.arange(height, dtype=np.int32)[:, None]
-        cols = np.arange(width, dtype=np.int32)[None, :]
-        # A diagonal ramp; adding a per-frame constant (wrapping in uint8) scrolls it.
-        self._ramp = ((cols * 255 // width + rows * 96 // height) % 256).astype(np.uint8)
         self._frame = np.empty((height * 3 // 2, width), dtype=np.uint8)
-        # Colour that varies across the picture and averages out to neutral, like a real scene: a grey picture
-        # with one tint all over would be, rightly, a colour cast.
-        cy = np.linspace(0, 2 * np.pi, height // 2, dtype=np.float32)[:, None]
-        cx = np.linspace(0, 2 * np.pi, width // 2, dtype=np.float32)[None, :]
-        self._u = np.clip(128 + 28 * np.sin(cx * 1.5) * np.cos(cy), 0, 255).astype(np.uint8).reshape(-1)
-        self._v = np.clip(128 + 28 * np.cos(cx) * np.sin(cy * 1.5), 0, 255).astype(np.uint8).reshape(-1)
+        # A still street scene with sensor grain and traffic, like a fixed camera's view: picture diagnosis compares
+        # it with a reference taken earlier, and a picture that moved as a whole would look like a moved camera.
+        self._scene = _street_scene(width, height)
+        self._grain = _grain(width, height)
         self._font_scale = max(0.4, height / 720)
         self._thickness = max(1, round(height / 360))
 
@@ -124,31 +123,36 @@ class SyntheticVideo:
         return VideoAccessUnit(bytes(packet), pts_90k, bool(packet.is_keyframe))
 
     def _picture(self, index: int) -> np.ndarray:
-        if self.fault is None:
-            return self._draw(index)
         if self.fault == "frozen":
             if self._frozen is None:
-                self._frozen = self._draw(index).copy()
+                self._frozen = self._grainy(self._draw(index), index).copy()
             return self._frozen
         picture = self._draw(index)
-        video_faults.apply(self.fault, picture, self.width, self.height, index, self._rng)
+        if self.fault is not None:
+            video_faults.apply(self.fault, picture, self.width, self.height, index, self._rng)
+            if self.fault in ("black", "no_signal"):
+                return picture  # generated screens, not light on a sensor
+        # Grain comes last: a defocused or darkened picture is still read off a noisy sensor.
+        return self._grainy(picture, index)
+
+    def _grainy(self, picture: np.ndarray, index: int) -> np.ndarray:
+        luma = picture[: self.height]
+        brighter, darker = self._grain[index % len(self._grain)]
+        cv2.add(luma, brighter, dst=luma)
+        cv2.subtract(luma, darker, dst=luma)
         return picture
 
     def _draw(self, index: int) -> np.ndarray:
         w, h = self.width, self.height
+        np.copyto(self._frame, self._scene)
         luma = self._frame[:h]
-        np.add(self._ramp, np.uint8((index * 3) % 256), out=luma)
-        # A bar sweeping left to right and a disc orbiting the centre.
+        # A bus driving left to right along the road and a pedestrian walking in a circle.
         bar_w = max(8, w // 10)
         x = (index * max(2, w // 100)) % (w + bar_w) - bar_w
-        cv2.rectangle(luma, (x, h // 4), (x + bar_w, h // 2), 235, thickness=-1)
+        cv2.rectangle(luma, (x, h * 3 // 5), (x + bar_w, h * 3 // 5 + h // 8), 210, thickness=-1)
         angle = index * 2 * math.pi / (self.fps * 4)
-        centre = (int(w / 2 + w / 4 * math.cos(angle)), int(h * 0.6 + h / 5 * math.sin(angle)))
-        cv2.circle(luma, centre, max(6, h // 12), 16, thickness=-1)
-        chroma = self._frame[h:].reshape(-1)
-        u_size = (w // 2) * (h // 2)
-        chroma[:u_size] = self._u
-        chroma[u_size:] = self._v
+        centre = (int(w / 2 + w / 4 * math.cos(angle)), int(h * 0.8 + h / 12 * math.sin(angle)))
+        cv2.circle(luma, centre, max(4, h // 30), 30, thickness=-1)
         self._text(luma, self.label, 1)
         self._text(luma, self._clock().strftime("%Y-%m-%d %H:%M:%S"), 2)
         return self._frame
@@ -159,6 +163,32 @@ class SyntheticVideo:
         font = cv2.FONT_HERSHEY_SIMPLEX
         cv2.putText(luma, text, origin, font, self._font_scale, 0, self._thickness + 2, cv2.LINE_AA)
         cv2.putText(luma, text, origin, font, self._font_scale, 255, self._thickness, cv2.LINE_AA)
+
+
+# Sensor grain: the noise real sensors add frame after frame (as unsigned halves for saturating adds).
+_GRAIN_SIGMA = 2.5
+_GRAIN_FRAMES = 8
+
+
+@functools.lru_cache(maxsize=8)
+def _street_scene(width: int, height: int) -> np.ndarray:
+    """One street scene per picture size and process (drawing one takes a second at 720p), as planar I420."""
+    world = make_world("street", (width, height), np.random.default_rng(2012)).image
+    top, left = (world.shape[0] - height) // 2, (world.shape[1] - width) // 2
+    view = np.ascontiguousarray(world[top : top + height, left : left + width])
+    scene = cv2.cvtColor(view, cv2.COLOR_BGR2YUV_I420)
+    scene.flags.writeable = False
+    return scene
+
+
+@functools.lru_cache(maxsize=8)
+def _grain(width: int, height: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    rng = np.random.default_rng(28181)
+    frames = []
+    for _ in range(_GRAIN_FRAMES):
+        noise = rng.normal(0, _GRAIN_SIGMA, (height, width))
+        frames.append((np.clip(noise, 0, 255).astype(np.uint8), np.clip(-noise, 0, 255).astype(np.uint8)))
+    return tuple(frames)
 
 
 class FileVideo:

@@ -51,6 +51,7 @@ def _intervals_sql(space: Workspace, *, target: Table, source: str, state: str, 
         SELECT cid, t, sid, v, COALESCE(LEAD(t) OVER (PARTITION BY cid ORDER BY t, sid), :end_ms) AS b
         FROM (
             SELECT c.id AS cid, c.start_ms AS t, 0 AS sid, c.{initial} AS v FROM {cameras} c
+            WHERE c.{initial} = {wanted}
             UNION ALL
             SELECT c.id, {t}, x.id, CAST(x.{state} AS INTEGER)
             FROM {cameras} c JOIN {source} x ON x.camera_id = c.id

@@ -29,7 +29,8 @@ from tianyan.registry.models import Camera, Organisation, Region
 
 # The sums every Figures is made of, in this order (see figures()), over the facts table `f`.
 _SUMS = """COUNT(*), SUM(f.online_ms), SUM(f.period_ms), SUM(f.online_end), SUM(f.intact_ms), SUM(f.intact_end),
-       SUM(f.undiagnosed), SUM(f.recorded_ms), SUM(f.planned_ms), SUM(f.required), SUM(f.compliant),
+       SUM(f.undiagnosed), SUM(f.recorded_ms), SUM(f.planned_ms), SUM(f.required),
+       SUM(CASE WHEN f.status = 'compliant' THEN 1 ELSE 0 END),
        SUM(f.networked), SUM(f.hd), SUM(f.format_ok)"""
 _SUM_COUNT = 14
 
@@ -86,15 +87,17 @@ async def fill_facts(space: Workspace, anchor: Region | None) -> None:
     status, params = retention_status_sql(space, "r")
     params["end_ms"] = space.frame.end_ms
     facts = f"""
-    INSERT INTO {space.facts.name} (camera_id, cls, network, sector_id, owning_unit_id, place_id, install_day,
+    INSERT INTO {space.facts.name} (camera_id, cls, network, sector_key, sector_id, owning_unit_id, place_id,
+        install_day,
         period_ms, online_ms, online_end, intact_ms, intact_end, undiagnosed, recorded_ms, planned_ms, required,
-        compliant, status, networked, hd, format_ok)
-    SELECT c.id, c.cls, c.network, c.sector_id, c.owning_unit_id, p.place_id, c.install_day,
+        status, networked, hd, format_ok)
+    SELECT c.id, c.cls, c.network, COALESCE(c.sector_id, 0), c.sector_id, c.owning_unit_id, p.place_id,
+           c.install_day,
            :end_ms - c.start_ms, COALESCE(a.online_ms, 0), COALESCE(a.online_end, 0),
            COALESCE(a.online_ms, 0) - COALESCE(l.lost_ms, 0), COALESCE(a.online_end, 0) * (1 - COALESCE(l.lost_end, 0)),
            CASE WHEN c.ok0 IS NULL AND c.diagnosed_ms IS NULL THEN 1 ELSE 0 END,
            COALESCE(r.recorded_ms, 0), COALESCE(r.planned_ms, 0), CASE WHEN r.camera_id IS NULL THEN 0 ELSE 1 END,
-           CASE WHEN {status} = 'compliant' THEN 1 ELSE 0 END, {status},
+           {status},
            c.networked, c.hd, c.format_ok
     FROM {space.cameras.name} c
     LEFT JOIN ({online_sql(space)}) a ON a.cid = c.id
@@ -133,10 +136,10 @@ class Cube:
 
 
 async def cube(space: Workspace) -> Cube:
-    sql = f"""SELECT f.place_id, f.cls, f.network, f.sector_id, {_SUMS} FROM {space.facts.name} f
-              GROUP BY f.place_id, f.cls, f.network, f.sector_id"""
+    sql = f"""SELECT f.place_id, f.cls, f.network, f.sector_key, {_SUMS} FROM {space.facts.name} f
+              GROUP BY f.place_id, f.cls, f.network, f.sector_key"""
     rows = await run(space.session, sql)
-    return Cube([(tuple(row[:4]), tuple(int(v or 0) for v in row[4:])) for row in rows])
+    return Cube([((*row[:3], row[3] or None), tuple(int(v or 0) for v in row[4:])) for row in rows])
 
 
 async def breakdown(space: Workspace, dimension: str, cells: Cube) -> list[GroupFigures]:

@@ -149,15 +149,17 @@ class Workspace:
             Column("region_id", Integer, nullable=False),
             Column("place_id", Integer, nullable=False),
         )
-        # One row per camera with everything the figures add up: every aggregate reads this table alone.
+        # One row per camera with everything the figures add up: every aggregate reads this table alone. Kept in
+        # the order the cube groups by (figures_sql.cube), so SQLite reads it grouped.
         self.facts = table(
             "facts",
-            Column("camera_id", Integer, nullable=False),
+            Column("place_id", Integer, nullable=False),
             Column("cls", Integer, nullable=False),
             Column("network", String(8), nullable=False),
+            Column("sector_key", Integer, nullable=False),  # the sector's id, 0 for none
+            Column("camera_id", Integer, nullable=False),
             Column("sector_id", Integer),
             Column("owning_unit_id", Integer),
-            Column("place_id", Integer),
             Column("install_day", Integer),
             Column("period_ms", BigInteger, nullable=False),
             Column("online_ms", BigInteger, nullable=False),
@@ -168,11 +170,12 @@ class Workspace:
             Column("recorded_ms", BigInteger, nullable=False),
             Column("planned_ms", BigInteger, nullable=False),
             Column("required", Integer, nullable=False),
-            Column("compliant", Integer, nullable=False),
             Column("status", String(16), nullable=False),
             Column("networked", Integer, nullable=False),
             Column("hd", Integer, nullable=False),
             Column("format_ok", Integer, nullable=False),
+            key=("place_id", "cls", "network", "sector_key", "camera_id"),
+            clustered=True,
         )
 
     async def create(self) -> None:

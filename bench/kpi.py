@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine  # noqa: E402
 
 from tianyan.db.engine import make_engine  # noqa: E402
@@ -127,8 +128,31 @@ async def drop_schema(dsn: str, schema: str) -> None:
 # --- timing --------------------------------------------------------------------------------------------------
 
 
-async def report(engine: AsyncEngine) -> tuple[KpiReport, float]:
+def _server_cpu_s(pid: int | None) -> float:
+    """CPU seconds a local PostgreSQL backend has used so far (Linux /proc; 0 when it cannot be read)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Timing:
+    wall_s: float
+    # This process's CPU (the SQLite engine runs in it) plus, on PostgreSQL, the server backend's: the work done,
+    # whatever else the machine is running meanwhile.
+    cpu_s: float
+
+
+async def report(engine: AsyncEngine) -> tuple[KpiReport, Timing]:
     async with AsyncSession(engine) as session:
+        pid = None
+        if engine.dialect.name == "postgresql":
+            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        cpu = time.process_time() + _server_cpu_s(pid)
         began = time.perf_counter()
         result = await compute_report(
             session,
@@ -142,8 +166,9 @@ async def report(engine: AsyncEngine) -> tuple[KpiReport, float]:
             trend=True,
         )
         elapsed = time.perf_counter() - began
+        used = time.process_time() + _server_cpu_s(pid) - cpu
         await session.commit()
-    return result, elapsed
+    return result, Timing(elapsed, used)
 
 
 def headline(result: KpiReport) -> dict[str, Any]:
@@ -216,10 +241,18 @@ async def bench(backend: str, tables: dict[str, Table], dsn: str) -> tuple[dict[
         finally:
             if backend == "postgresql":
                 await drop_schema(dsn, schema)
-    figures = {"load_s": round(loaded, 1), "report_s": round(first, 2), "again_s": round(second, 2)}
+    figures = {
+        "load_s": round(loaded, 1),
+        "report_s": round(first.wall_s, 2),
+        "report_cpu_s": round(first.cpu_s, 2),
+        "again_s": round(second.wall_s, 2),
+        "again_cpu_s": round(second.cpu_s, 2),
+        "load_average": round(os.getloadavg()[0], 2),
+    }
     figures |= headline(result)
     print(
-        f"{backend}: loaded in {loaded:.1f} s; report in {first:.2f} s (again {second:.2f} s): "
+        f"{backend}: loaded in {loaded:.1f} s; report in {first.wall_s:.2f} s, {first.cpu_s:.2f} s CPU "
+        f"(again {second.wall_s:.2f} s, {second.cpu_s:.2f} s CPU; load average {figures['load_average']}): "
         f"{result.figures.cameras} cameras, online {figures['online_rate']:.2%}, "
         f"integrity {figures['integrity_rate']:.2%}, recording {figures['recording_completeness']:.2%}, "
         f"retention {figures['retention_compliance']:.2%}, networked {figures['networking_rate']:.2%}, "
@@ -264,6 +297,8 @@ def main() -> None:
         "recording_days": counts["recording_days"],
         "sqlite_s": results["sqlite"]["report_s"],
         "postgresql_s": results["postgresql"]["report_s"],
+        "sqlite_cpu_s": results["sqlite"]["report_cpu_s"],
+        "postgresql_cpu_s": results["postgresql"]["report_cpu_s"],
         "floor_s": FLOOR_S,
         "identical": same,
         "sqlite": results["sqlite"],

@@ -145,8 +145,9 @@ class TcpRtpDeframer:
         if buffer[at] & 0xC0 != 0x80:
             return False
         if at + 4 <= size and 200 <= buffer[at + 1] <= 207:
-            # RTCP: whole 32-bit words, and its first packet's own length inside the framed one.
-            return not length % 4 and (((buffer[at + 2] << 8) | buffer[at + 3]) + 1) * 4 <= length
+            # RTCP: whole 32-bit words, and a chain of RTCP packets inside the framed one as far as the bytes go
+            # (junk reading as a long RTCP length must not hold back the real packets behind it).
+            return not length % 4 and _rtcp_prefix_fits(buffer, at, min(size, at + length), at + length)
         if self._ssrc is None or at + 12 > size:
             return True
         return buffer[at + 8 : at + 12] == self._ssrc
@@ -180,6 +181,18 @@ def _detect(buffer: bytes, at: int) -> Framing | None:
     if interleaved:
         return Framing.INTERLEAVED
     return Framing.RFC4571 if rfc4571 else None
+
+
+def _rtcp_prefix_fits(buffer: bytes, start: int, available: int, end: int) -> bool:
+    """The RTCP packets seen so far (up to `available`) are version 2, RTCP types, and stay inside `end`."""
+    position = start
+    while position + 4 <= available:
+        if buffer[position] & 0xC0 != 0x80 or not 200 <= buffer[position + 1] <= 207:
+            return False
+        position += (((buffer[position + 2] << 8) | buffer[position + 3]) + 1) * 4
+        if position > end:
+            return False
+    return True
 
 
 def _rtcp_chain_fits(buffer: bytes, start: int, end: int) -> bool:

@@ -140,6 +140,13 @@ class SyntheticVideo:
         brighter, darker = self._grain[index % len(self._grain)]
         cv2.add(luma, brighter, dst=luma)
         cv2.subtract(luma, darker, dst=luma)
+        # Auto-exposure never holds perfectly still: a flicker of a few levels, which survives even a starved
+        # encoder (the grain often does not), so consecutive pictures of a still street are never identical.
+        flicker = _FLICKER[index % len(_FLICKER)]
+        if flicker > 0:
+            cv2.add(luma, flicker, dst=luma)
+        elif flicker < 0:
+            cv2.subtract(luma, -flicker, dst=luma)
         return picture
 
     def _draw(self, index: int) -> np.ndarray:
@@ -168,6 +175,7 @@ class SyntheticVideo:
 # Sensor grain: the noise real sensors add frame after frame (as unsigned halves for saturating adds).
 _GRAIN_SIGMA = 2.5
 _GRAIN_FRAMES = 8
+_FLICKER = (0, 2, 4, 2, 0, -2, -4, -2)
 
 
 @functools.lru_cache(maxsize=8)

@@ -20,7 +20,8 @@ How time is counted (DESIGN.md §3):
   registry's current attributes (registry.rules: HD >= 1280x720, format >= 704x576, both at >= 25 fps; an
   unknown format meets neither).
 
-Every camera query carries the principal's scope (security.scope.camera_clause) in SQL.
+Times are counted in whole milliseconds (backend.millis), so every sum is exact and both backends agree to the
+last digit. Every camera query carries the principal's scope (security.scope.camera_clause) in SQL.
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ from tianyan.security.scope import SYSTEM  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kpi_city import END, START, Table, generate, rows_of  # noqa: E402
+from pg_common import drop_schema  # noqa: E402
 
 FULL_CAMERAS = 150_000
 QUICK_CAMERAS = 20_000
@@ -113,16 +114,6 @@ async def load_postgresql(dsn: str, schema: str, tables: dict[str, Table]) -> As
     finally:
         await conn.close()
     return engine
-
-
-async def drop_schema(dsn: str, schema: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 # --- timing --------------------------------------------------------------------------------------------------

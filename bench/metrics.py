@@ -30,6 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pg_common import drop_schema  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
 
 from tianyan.db.engine import make_engine, make_sessionmaker  # noqa: E402
@@ -128,16 +129,6 @@ async def load_postgresql(dsn: str, schema: str, rows: Rows) -> AsyncEngine:
     finally:
         await conn.close()
     return engine
-
-
-async def drop_schema(dsn: str, schema: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 async def measure(engine: AsyncEngine, cameras: int) -> dict[str, Any]:

@@ -18,19 +18,10 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-KINDS: tuple[str, ...] = (
-    "signal_loss",
-    "black_screen",
-    "blur",
-    "frozen",
-    "occlusion",
-    "colour_cast",
-    "too_dark",
-    "too_bright",
-    "snow_noise",
-    "stripes",
-    "scene_change",
-)
+from tianyan.health.vqd.thresholds import CHECKS
+
+# The faults a simulated camera can show are exactly what diagnosis checks for.
+KINDS: tuple[str, ...] = CHECKS
 
 # DVR "no video" screens: the vendors' blues differ (BGR).
 _NO_SIGNAL_BLUES = ((255, 0, 0), (200, 40, 16), (170, 60, 20), (235, 16, 16), (160, 0, 0))

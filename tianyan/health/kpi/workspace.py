@@ -108,27 +108,23 @@ class Workspace:
             Column("ok0", Integer),  # picture verdict then; NULL while undiagnosed
             Column("diagnosed_ms", BigInteger),  # undiagnosed at its start: first diagnosed, NULL if not by the end
         )
+
         # Intervals [a, b) a camera was online (b = the end: still online), one per state change that opened
         # one; `sid` (the transition's id, 0 for the state it started in) keeps keys unique.
-        self.spans = table(
-            "spans",
-            Column("cid", Integer, nullable=False),
-            Column("a", BigInteger, nullable=False),
-            Column("sid", Integer, nullable=False),
-            Column("b", BigInteger, nullable=False),
-            key=("cid", "a", "sid"),
-            clustered=True,
-        )
+        def intervals(name: str) -> Table:
+            return table(
+                name,
+                Column("cid", Integer, nullable=False),
+                Column("a", BigInteger, nullable=False),
+                Column("sid", Integer, nullable=False),
+                Column("b", BigInteger, nullable=False),
+                key=("cid", "a", "sid"),
+                clustered=True,
+            )
+
+        self.spans = intervals("spans")
         # Intervals a camera's picture verdict was faulty, the same way.
-        self.faults = table(
-            "faults",
-            Column("cid", Integer, nullable=False),
-            Column("a", BigInteger, nullable=False),
-            Column("sid", Integer, nullable=False),
-            Column("b", BigInteger, nullable=False),
-            key=("cid", "a", "sid"),
-            clustered=True,
-        )
+        self.faults = intervals("faults")
         # Per class 1 and 2 camera: what its recording window holds (recording_sql.per_camera_sql).
         self.recording = table(
             "recording",

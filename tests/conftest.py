@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -12,12 +12,12 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
+from tests.db_templates import MigratedTemplates
 from tianyan.api.app import create_app
 from tianyan.app.platform import Platform
 from tianyan.config import Config, DatabaseConfig, ServerConfig
 from tianyan.core.clock import FakeClock
 from tianyan.db.engine import make_engine
-from tianyan.schema.migrate import upgrade
 
 PG_DSN = os.environ.get("TIANYAN_TEST_PG", "postgresql://localhost:5432/test")
 BACKENDS = ("sqlite", "postgresql")
@@ -69,10 +69,21 @@ async def bare_engine(backend: str, tmp_path: Path) -> AsyncIterator[AsyncEngine
             await _drop_pg_schema(schema)
 
 
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    templates = MigratedTemplates(PG_DSN, tmp_path_factory.mktemp("templates"))
+    yield templates
+    templates.drop()
+
+
 @pytest.fixture
-async def engine(bare_engine: AsyncEngine) -> AsyncEngine:
-    await upgrade(bare_engine)
-    return bare_engine
+async def engine(backend: str, tmp_path: Path, migrated_templates: MigratedTemplates) -> AsyncIterator[AsyncEngine]:
+    """A migrated database on the given backend: a copy of one migrated once per run, which is much quicker."""
+    engine, database = await migrated_templates.open(backend, tmp_path)
+    try:
+        yield engine
+    finally:
+        await migrated_templates.close(engine, database)
 
 
 @pytest.fixture

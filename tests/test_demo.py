@@ -3,121 +3,23 @@ HTTP the way the README says, stopped with Ctrl+C, then started again on the sam
 
 from __future__ import annotations
 
-import os
-import queue
 import re
-import signal
-import socket
 import stat
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.demo_process import ACCOUNTS, CAMERAS, Demo, banner_passwords, free_port, start_demo, stop
 from tianyan.app.demo import prepare
 from tianyan.app.platform import Platform
 from tianyan.config import Config, SecurityConfig, ServerConfig
 from tianyan.security import login
 
-CAMERAS = 300
-START_SECONDS = 20
-RULE = "=" * 100
-# The six demo accounts the README promises, one per role.
-ACCOUNTS = ("admin", "huiyang.operator", "city.analyst", "maintainer", "edu.industry", "auditor")
 HUIZHOU_UNITS = ["惠城区", "惠阳区", "博罗县", "惠东县", "龙门县", "大亚湾区", "仲恺区"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Demo:
-    process: subprocess.Popen[str]
-    banner: str
-    base_url: str
-    log: Path
-
-    def passwords(self) -> dict[str, str]:
-        return banner_passwords(self.banner)
-
-
-def banner_passwords(banner: str) -> dict[str, str]:
-    """username -> password, from the banner's account table (the password is the last cell)."""
-    found = {}
-    for line in banner.splitlines():
-        cells = line.split()
-        if cells and cells[0] in ACCOUNTS:
-            found[cells[0]] = cells[-1]
-    return found
-
-
-def _read_lines(stream: Any, lines: queue.Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line.rstrip("\n"))
-    lines.put(None)
-
-
-def start_demo(data_dir: Path, port: int, log: Path, cameras: int = CAMERAS) -> Demo:
-    """Start `python -m tianyan demo`, read its banner (three rules of '='), wait until /health answers."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIANYAN_")}
-    env.update(
-        TIANYAN_SERVER__DATA_DIR=str(data_dir), TIANYAN_SERVER__HTTP_PORT=str(port),
-        TIANYAN_SIP__PORT=str(free_port()), PYTHONUNBUFFERED="1",
-    )  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tianyan", "demo", "--cameras", str(cameras)],
-        cwd=data_dir.parent, env=env, stdout=subprocess.PIPE, stderr=log.open("w"), text=True, encoding="utf-8",
-    )  # fmt: skip
-    lines: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True).start()
-    deadline = time.monotonic() + START_SECONDS
-    seen: list[str] = []
-    try:
-        while sum(line == RULE for line in seen) < 3:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            if line is None:
-                pytest.fail(f"the demo exited ({process.wait()}) before its banner:\n{log.read_text()}")
-            seen.append(line)
-        base_url = f"http://127.0.0.1:{port}"
-        while True:
-            try:
-                if httpx.get(f"{base_url}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the demo never answered /api/v1/health:\n{log.read_text()}")
-            time.sleep(0.1)
-    except queue.Empty:
-        stop(process)
-        pytest.fail(f"no banner within {START_SECONDS} s; got {seen}\n{log.read_text()}")
-    except BaseException:
-        stop(process)
-        raise
-    return Demo(process=process, banner="\n".join(seen), base_url=base_url, log=log)
-
-
-def stop(process: subprocess.Popen[str]) -> int:
-    """Ctrl+C, as a user stops it; killed if it does not go."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            return process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            return -signal.SIGKILL
-    return process.wait()
 
 
 @pytest.fixture
@@ -161,6 +63,11 @@ def test_demo_first_start_then_restart_keeps_the_data(demo: Demo, data_dir: Path
     docs = httpx.get(f"{demo.base_url}/api/v1/docs")
     assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
     assert "swagger" in docs.text.lower() and "/api/v1/openapi.json" in docs.text
+    # The banner's first address is the web console: the root sends a browser there and the page loads.
+    assert f"Web console: http://127.0.0.1:{port}/console/" in demo.banner
+    console = httpx.get(f"{demo.base_url}/", follow_redirects=True)
+    assert console.status_code == 200 and str(console.url).endswith("/console/")
+    assert '<div id="app">' in console.text
     assert httpx.get(f"{demo.base_url}/api/v1/cameras").status_code == 401
 
     # The simulated devices register with the demo's own SIP server and report their cameras: the generated
@@ -280,3 +187,50 @@ def test_ctrl_c_stops_the_demo_without_a_traceback(data_dir: Path, tmp_path: Pat
     running = start_demo(data_dir, free_port(), log, cameras=10)
     assert stop(running.process) == 0
     assert "Traceback" not in log.read_text() and "ERROR" not in log.read_text()
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the processes whose parent is `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if entry.name.isdigit() and int(fields[1]) == pid:
+                found.append((int(entry.name), (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _gone(pid: int, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "killed"])
+def test_the_simulated_devices_run_beside_the_demo_and_end_with_it(how: str, data_dir: Path, tmp_path: Path) -> None:
+    """The cameras are simulated in a process of their own (as real ones are boxes of their own), which never
+    outlives the demo: not after Ctrl+C, and not when the demo is killed without a chance to stop it."""
+    running = start_demo(data_dir, free_port(), tmp_path / "demo.log", cameras=10)
+    try:
+        deadline = time.monotonic() + 10
+        while not (fleet := [p for p, command in _children(running.process.pid) if "app.demo_fleet" in command]):
+            assert time.monotonic() < deadline, f"no simulated devices: {_children(running.process.pid)}"
+            time.sleep(0.1)
+        assert len(fleet) == 1
+        if how == "killed":
+            running.process.kill()
+            running.process.wait()
+        else:
+            assert stop(running.process) == 0
+        assert _gone(fleet[0], 10), f"the simulated devices ({fleet[0]}) outlived the demo ({how})"
+    finally:
+        stop(running.process)

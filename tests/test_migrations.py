@@ -31,7 +31,7 @@ async def _tables(engine: AsyncEngine) -> set[str]:
 
 
 async def test_head_is_the_latest_revision() -> None:
-    assert head_revision() == "0006"
+    assert head_revision() == "0007"
 
 
 async def test_upgrade_from_empty(bare_engine: AsyncEngine) -> None:

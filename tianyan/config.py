@@ -172,6 +172,35 @@ class SecurityConfig(_Section):
     password_min_length: int = Field(10, ge=8)
 
 
+class WebConfig(_Section):
+    """The browser console."""
+
+    # Map tiles: an XYZ template (https://tiles.example/{z}/{x}/{y}.png, {s} for subdomains) or a WMTS KVP GetTile
+    # URL with {z}, {x} and {y} in TileMatrix, TileCol and TileRow; empty: no tiles (a plain grid behind the cameras).
+    map_tiles_url: str = ""
+    map_attribution: str = ""
+    # [latitude, longitude] the map opens on; empty: the extent of the cameras the user may see.
+    map_center: list[float] = Field(default_factory=list)
+    map_zoom: int = Field(11, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _check(self) -> WebConfig:
+        url = self.map_tiles_url.strip()
+        if url:
+            if not url.startswith(("http://", "https://", "/")):
+                raise ValueError("web.map_tiles_url must be an http(s) URL or a path on this server")
+            missing = [part for part in ("{z}", "{x}", "{y}") if part not in url]
+            if missing:
+                raise ValueError(f"web.map_tiles_url lacks the placeholders {' '.join(missing)}")
+        if self.map_center:
+            if len(self.map_center) != 2:
+                raise ValueError("web.map_center must be [latitude, longitude] or empty")
+            lat, lon = self.map_center
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise ValueError("web.map_center must be [latitude, longitude]: latitude first, in degrees")
+        return self
+
+
 class Config(_Section):
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -179,6 +208,7 @@ class Config(_Section):
     media: MediaConfig = MediaConfig()
     health: HealthConfig = HealthConfig()
     security: SecurityConfig = SecurityConfig()
+    web: WebConfig = WebConfig()
 
     @property
     def database_url(self) -> str:

@@ -132,6 +132,26 @@ async def test_ptz_through_the_api_reaches_the_camera_and_is_audited(world: Worl
                                     headers=world.headers["admin"])).status_code == 422  # fmt: skip
 
 
+async def test_presets_are_listed_and_a_new_one_appears_after_it_is_set(world: World) -> None:
+    channel = world.channel(HUIYANG_IPC)
+    operator = world.headers["huiyang.operator"]
+    listed = await world.client.get(f"{API}/cameras/{channel}/presets", headers=operator)
+    assert listed.status_code == 200, listed.text
+    assert listed.json() == [{"id": 1, "name": "全景"}, {"id": 2, "name": "出入口"}]
+    saved = await world.client.post(f"{API}/cameras/{channel}/ptz", json={"action": "preset-set", "preset": 7},
+                                    headers=operator)  # fmt: skip
+    assert saved.status_code == 200, saved.text
+    for _ in range(50):
+        again = await world.client.get(f"{API}/cameras/{channel}/presets", headers=operator)
+        numbers = [p["id"] for p in again.json()]
+        if 7 in numbers:
+            break
+        await asyncio.sleep(0.05)
+    assert numbers == [1, 2, 7]
+    assert (await world.client.get(f"{API}/cameras/{channel}/presets",
+                                   headers=world.headers["analyst"])).status_code == 403  # fmt: skip
+
+
 async def test_catalog_refresh_and_device_recordings(world: World) -> None:
     refreshed = await world.client.post(f"{API}/devices/{HUICHENG_IPC}/catalog", headers=world.headers["admin"])
     assert refreshed.status_code == 200, refreshed.text

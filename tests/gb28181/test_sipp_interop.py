@@ -27,9 +27,14 @@ def sipp() -> str:
     return found
 
 
-def _free_port() -> int:
-    """SIPp listens on 5060 unless told otherwise; several at once must not collide."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+BIND_ATTEMPTS = 3
+
+
+def _free_port(transport: str) -> int:
+    """SIPp listens on 5060 unless told otherwise; several at once must not collide. The port is probed for the
+    transport SIPp will bind (a port free for TCP may be taken for UDP)."""
+    kind = socket.SOCK_DGRAM if transport == "UDP" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
@@ -46,41 +51,45 @@ async def run_sipp(
     inf.write_text(f"SEQUENTIAL\n{device};{PLATFORM_ID};{DOMAIN};\n")
     errors = tmp_path / f"{device}-errors.log"
     mode = {"UDP": "u1", "TCP": "t1"}[transport]
-    process = await asyncio.create_subprocess_exec(
-        sipp(),
-        f"127.0.0.1:{port}",
-        "-sf",
-        str(SCENARIOS / scenario),
-        "-inf",
-        str(inf),
-        "-m",
-        "1",
-        "-t",
-        mode,
-        "-i",
-        "127.0.0.1",
-        "-p",
-        str(_free_port()),
-        "-au",
-        device,
-        "-ap",
-        password,
-        "-nostdin",
-        "-timeout",
-        "30s",
-        "-max_socket",
-        "100",
-        "-trace_err",
-        "-error_file",
-        str(errors),
-        "-default_behaviors",
-        "all,-abortunexp",
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), 60)
-    trace = errors.read_text(errors="replace") if errors.exists() else ""
+    # The port probed free can be taken by another process before SIPp binds it: try another one then.
+    for _ in range(BIND_ATTEMPTS):
+        process = await asyncio.create_subprocess_exec(
+            sipp(),
+            f"127.0.0.1:{port}",
+            "-sf",
+            str(SCENARIOS / scenario),
+            "-inf",
+            str(inf),
+            "-m",
+            "1",
+            "-t",
+            mode,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(_free_port(transport)),
+            "-au",
+            device,
+            "-ap",
+            password,
+            "-nostdin",
+            "-timeout",
+            "30s",
+            "-max_socket",
+            "100",
+            "-trace_err",
+            "-error_file",
+            str(errors),
+            "-default_behaviors",
+            "all,-abortunexp",
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), 60)
+        trace = errors.read_text(errors="replace") if errors.exists() else ""
+        if "Unable to bind main socket" not in output.decode(errors="replace") + trace:
+            break
     return process.returncode or 0, output.decode(errors="replace")[-1500:] + trace[-1500:]
 
 

@@ -171,7 +171,11 @@ async def test_a_vehicle_reports_its_position_on_subscription(
         await device.stop()
 
 
-@pytest.mark.parametrize("media_transport", [Transport.UDP, Transport.TCP_PASSIVE])
+# The RTP transport and the database are independent: both transports on SQLite, and UDP on PostgreSQL too.
+@pytest.mark.parametrize(
+    ("backend", "media_transport"),
+    [("sqlite", Transport.UDP), ("sqlite", Transport.TCP_PASSIVE), ("postgresql", Transport.UDP)],
+)
 async def test_live_invite_makes_rtp_arrive_with_the_agreed_ssrc_and_bye_stops_it(
     sip: tuple[SipServer, Recorder], sessions: async_sessionmaker[AsyncSession], media_transport: Transport
 ) -> None:

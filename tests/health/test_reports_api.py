@@ -9,7 +9,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.health.kpi_fixtures import END
@@ -17,6 +17,7 @@ from tests.health.report_world import CITY_ONLINE, HUICHENG_ONLINE, HUIYANG_ONLI
 from tests.health.test_reports_render import line_with, pdf_text
 from tests.registry_fixtures import add_user, api_key
 from tianyan.core.clock import FakeClock
+from tianyan.registry.models import Camera
 from tianyan.security.models import AuditEntry
 
 API = "/api/v1"
@@ -80,6 +81,30 @@ async def test_a_scoped_user_sees_only_its_cameras(client: httpx.AsyncClient, se
     assert_problem(outside, 404, "in your scope")
     monthly = await client.get(f"{API}/kpi/monthly", params={"month": "2026-01", "format": "json"}, headers=huiyang)
     assert monthly.json()["figures"]["cameras"] == 2
+
+
+async def test_a_dashboard_may_take_an_answer_computed_a_moment_ago(client: httpx.AsyncClient, session: AsyncSession,
+                                                                    month: Month) -> None:  # fmt: skip
+    """max_age: the same question asked again within it gets the answer already computed; 0 always computes."""
+    boss = await headers_for(session, "boss", "admin", all_regions=True)
+    huiyang = await headers_for(session, "hy.maint", "maintainer", regions=["441303"])
+
+    async def names(headers: dict[str, str], max_age: int) -> set[str]:
+        response = await client.get(f"{API}/kpi", params={**JANUARY, "max_age": max_age}, headers=headers)
+        assert response.status_code == 200, response.text
+        return {row["name"] for row in response.json()["worst"]}
+
+    before = await names(boss, 60)
+    assert "第一中学门口" in before
+    await session.execute(update(Camera).where(Camera.gb_id == month.gb_ids["c2"]).values(name="第一中学东门"))
+    await session.commit()
+    assert await names(boss, 60) == before, "asked again within a minute: the answer already computed"
+    after = await names(boss, 0)
+    assert "第一中学东门" in after and "第一中学门口" not in after
+    assert await names(boss, 60) == after, "the fresh answer is the one kept"
+    assert len(await names(huiyang, 60)) == 2, "another user's scope is another question"
+    too_old = await client.get(f"{API}/kpi", params={"max_age": 3601}, headers=boss)
+    assert_problem(too_old, 422, "max_age")
 
 
 async def test_without_plan_read_it_is_forbidden(client: httpx.AsyncClient, session: AsyncSession,

@@ -1,10 +1,12 @@
 """Every picture check meets its accuracy floor on a labelled set it was not tuned on.
 
 Thresholds were tuned on tianyan.sim.vqd_testset seed 1 (and looked at on seeds 2 and 3); this measures seed 11,
-20 samples per fault. Twenty samples cannot resolve a 95 % floor (one miss is already 95 %, and a check that
-truly detects 97 % misses two of twenty about one run in ten), so detection may fall one miss short of the floor
-here; false alarms are held to the floor exactly. bench/vqd.py measures the floors themselves on 60 samples per
-fault (seeds 7 and 11).
+8 samples per fault at the full 1280x720. Making the set is most of this test's time, and the checks' floors
+depend on the picture size, so it is the count that is kept small. Eight samples cannot resolve a 95 % floor
+(one miss is already 87.5 %), so each check may miss one of its eight, which holds it to about the 90 % that
+twenty samples with two misses did; false alarms, counted over more than a hundred other samples, are held to the
+floor exactly. A check that stops finding its fault, or fires on healthy pictures, fails here. bench/vqd.py
+measures the floors themselves on 60 samples per fault (seeds 7 and 11).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from tianyan.health.vqd.diagnose import CHECKS, diagnose
 from tianyan.sim.vqd_testset import CheckAccuracy, accuracy, generate
 
 SEED = 11
-PER_FAULT = 20
+PER_FAULT = 8
 FLOORS = {check: (0.95, 0.02) for check in CHECKS} | {"scene_change": (0.90, 0.05), "occlusion": (0.90, 0.05)}
 
 
@@ -34,7 +36,7 @@ def test_each_check_meets_its_floor(check: str, measured: dict[str, CheckAccurac
     result = measured[check]
     floor_detection, floor_false_alarm = FLOORS[check]
     assert result.labelled == PER_FAULT
-    allowed_misses = math.ceil(PER_FAULT * (1 - floor_detection) - 1e-9) + 1
+    allowed_misses = math.ceil(PER_FAULT * (1 - floor_detection) - 1e-9)
     assert result.labelled - result.detected <= allowed_misses, f"missed {result.missed_ids}"
     assert result.false_alarm <= floor_false_alarm, f"false alarms {result.false_alarm_ids}"
 

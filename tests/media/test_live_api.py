@@ -193,6 +193,32 @@ async def test_two_viewers_share_one_upstream(http: httpx.AsyncClient, accounts:
         assert factory.opened == [(camera, "main")]
 
 
+async def test_a_wall_asks_for_its_cameras_in_one_request(
+    http: httpx.AsyncClient, accounts: dict, live_platform: Platform, factory: SyntheticFactory
+) -> None:
+    """POST /live answers each camera on its own: URLs for those the caller may watch, the reason for the others."""
+    camera, social, keys = accounts["camera"], accounts["social"], accounts["keys"]
+    items = [{"camera": camera, "stream": "sub"}, {"camera": social}, {"camera": "123"}]
+    response = await http.post(f"{API}/live", json={"items": items}, headers=keys["police"])
+    assert response.status_code == 200, response.text
+    answers = response.json()["items"]
+    assert [(a["camera"], a["stream"]) for a in answers] == [(camera, "sub"), (social, "main"), ("123", "main")]
+    assert answers[0]["error"] is None and "/media/live/ws?token=" in answers[0]["live"]["ws_url"]
+    assert answers[1]["live"] is None and answers[1]["error"]["status"] == 404
+    assert answers[2]["error"]["status"] == 422 and "20 digits" in answers[2]["error"]["detail"]
+    # Only what was issued is audited, and the URL given plays the stream asked for.
+    audited = await _audit(live_platform, "video.live")
+    assert [(e.actor, e.target, e.detail["stream"]) for e in audited] == [("cop", f"camera:{camera}", "sub")]
+    async with websockets.connect(answers[0]["live"]["ws_url"], max_size=None) as ws:
+        assert json.loads(await asyncio.wait_for(ws.recv(), 20))["width"] == 320
+    assert factory.opened == [(camera, "sub")]
+    refused = await http.post(f"{API}/live", json={"items": items}, headers=keys["auditor"])
+    assert refused.status_code == 403 and "video.live" in refused.json()["detail"]
+    too_many = await http.post(f"{API}/live", json={"items": [{"camera": camera}] * 65}, headers=keys["admin"])
+    assert too_many.status_code == 422
+    assert (await http.post(f"{API}/live", json={"items": []}, headers=keys["admin"])).status_code == 422
+
+
 async def _close_of(url: str) -> tuple[int, str]:
     async with websockets.connect(url, max_size=None) as ws:
         with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -243,6 +269,9 @@ async def test_permission_and_scope_are_checked_before_any_url_is_given(
     assert off.status_code == 503 and "media plane" in off.json()["detail"]
 
 
+# Two 2 s segments take their real time to fill. The database only authenticates the request here, which the other
+# tests of this file do on PostgreSQL as well, so SQLite alone serves.
+@pytest.mark.parametrize("backend", ["sqlite"])
 async def test_hls_serves_a_rolling_playlist_of_playable_segments(
     http: httpx.AsyncClient, accounts: dict, factory: SyntheticFactory, tmp_path: Path
 ) -> None:

@@ -4,17 +4,19 @@ attempt audited. Every login runs in a session of its own, as separate requests 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import httpx
 import pyotp
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from tests.registry_fixtures import PASSWORD, add_user
+from tests.registry_fixtures import PASSWORD, add_user, password_hash
 from tianyan.core.clock import FakeClock
 from tianyan.core.errors import Locked, TianyanError, Unauthenticated
-from tianyan.security import accounts, login, totp
+from tianyan.security import accounts, login, passwords, totp
 from tianyan.security.login import LoginResult
 from tianyan.security.models import AuditEntry, LoginSession, User
 from tianyan.security.scope import Principal
@@ -22,6 +24,18 @@ from tianyan.security.scope import Principal
 USERNAME = "zhang"
 SOURCE = "10.20.30.40"
 MINUTE = 60
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Argon2id at its lowest cost. These tests are about lockout, TOTP, sessions and keys, and each attempt would
+    otherwise spend a fifth of a second or more hashing; tests/test_passwords.py holds the real parameters."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "_HASHER", cheap)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", cheap.hash("tianyan-no-such-user"))
+    password_hash.cache_clear()  # the accounts' shared hash is made with the hasher in force, before and after
+    yield
+    password_hash.cache_clear()
 
 
 @pytest.fixture

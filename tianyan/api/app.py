@@ -18,15 +18,19 @@ from tianyan.api.routers import (
     exports,
     gbid,
     health,
+    import_jobs,
     kpi,
     live,
+    map,
     metrics,
     plans,
     playback,
     recordings,
     regions,
     registry_io,
+    roles,
     signaling,
+    tree,
     users,
 )
 from tianyan.app.platform import Platform
@@ -46,9 +50,9 @@ def create_app(platform: Platform, *, extra_routers: tuple[APIRouter, ...] = ())
     app.state.platform = platform
     problems.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    # registry_io before cameras: its fixed paths (/cameras/export) must win over /cameras/{gb_id}.
-    routers = (auth, registry_io, cameras, signaling, devices, regions, users, audit, plans, gbid)
-    for module in (*routers, live, playback, device_playback, recordings, exports, health, kpi):
+    # registry_io and import_jobs before cameras: their fixed paths (/cameras/export) must win over /cameras/{gb_id}.
+    routers = (auth, registry_io, import_jobs, cameras, signaling, devices, regions, users, roles, audit, plans, gbid)
+    for module in (*routers, live, playback, device_playback, recordings, exports, health, kpi, tree, map):
         api.include_router(module.router)
     for router in extra_routers:
         api.include_router(router)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import unicodedata
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tianyan.app import demo_devices
+from tianyan.app import demo_devices, demo_fleet
 from tianyan.app.bootstrap import create_first_admin, generate_password
 from tianyan.app.platform import Platform
 from tianyan.app.server import serve
@@ -25,13 +24,13 @@ from tianyan.security import accounts
 from tianyan.security.models import User
 from tianyan.security.passwords import PasswordPolicy
 from tianyan.security.roles import ROLE_NAMES_ZH, Role
-from tianyan.sim.gb28181.fleet import Fleet, FleetOptions
-from tianyan.sim.gb28181.profile import DeviceSpec, PlatformAddress, VideoSettings
+from tianyan.sim.gb28181.profile import DeviceSpec
 from tianyan.sim.huizhou import CITY, DISTRICT_BY_CODE, SECTOR_BY_LEAD, SECTORS, load_huizhou
 from tianyan.sim.registry_gen import generate, load_registry
 
 CREDENTIALS_FILE = "demo-accounts.txt"
 MAX_CAMERAS = 200_000
+MAX_NVRS = 64
 EDUCATION = SECTOR_BY_LEAD["市教育局"]
 SECTOR_BY_CODE = {sector.code: sector for sector in SECTORS}
 
@@ -124,6 +123,10 @@ def docs_url(config: Config) -> str:
     return f"http://{host}:{config.server.http_port}/api/v1/docs"
 
 
+def console_url(config: Config) -> str:
+    return docs_url(config).rsplit("/api/", 1)[0] + "/console/"
+
+
 def write_credentials(path: Path, text: str) -> None:
     """Owner-only from the first byte: the file holds passwords."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -136,12 +139,12 @@ def _rule(title: str) -> str:
     return f"\n{'=' * 100}\n {title}\n{'=' * 100}"
 
 
-async def prepare(platform: Platform, *, seed: int, cameras: int) -> str:
+async def prepare(platform: Platform, *, seed: int, cameras: int, nvrs: int = 1) -> str:
     """Seed an empty database (or recognise an earlier demo) and return the banner to print."""
     config = platform.config
     credentials = (config.server.data_dir / CREDENTIALS_FILE).resolve()
     url = docs_url(config)
-    login = 'Log in: in the docs page, POST /api/v1/auth/login with {"username": "...", "password": "..."}'
+    login = f"Web console: {console_url(config)} (log in with an account below; zh-CN or English)"
     async with platform.sessions() as session:
         if (await session.execute(select(Region.id).limit(1))).first():
             count = (await session.execute(select(func.count()).select_from(Camera))).scalar_one()
@@ -157,7 +160,7 @@ async def prepare(platform: Platform, *, seed: int, cameras: int) -> str:
                 f" {health_line(config)}", f" {where}", "=" * 100,
             ])  # fmt: skip
         created = await seed_demo(session, seed=seed, cameras=cameras, policy=platform.auth.policy)
-        specs = await demo_devices.create(session, seed=seed, password=config.sip.password)
+        specs = await demo_devices.create(session, seed=seed, password=config.sip.password, nvrs=nvrs)
         await session.commit()
     demo_devices.save(config.server.data_dir / demo_devices.DEVICES_FILE, specs)
     table = account_table(created)
@@ -175,10 +178,12 @@ async def prepare(platform: Platform, *, seed: int, cameras: int) -> str:
     ])  # fmt: skip
 
 
-async def run_demo(config: Config, *, seed: int = 2012, cameras: int = 8000) -> None:
+async def run_demo(config: Config, *, seed: int = 2012, cameras: int = 8000, nvrs: int = 1) -> None:
     """Open the platform, fill it on first run, print how to log in, and serve until stopped."""
     if not 0 <= cameras <= MAX_CAMERAS:
         raise InvalidInput(f"--cameras must be between 0 and {MAX_CAMERAS}, got {cameras}")
+    if not 1 <= nvrs <= MAX_NVRS:
+        raise InvalidInput(f"--nvrs must be between 1 and {MAX_NVRS}, got {nvrs}")
     if "record_classes" not in config.media.model_fields_set:
         # Every simulated camera encodes what it sends on this machine: the demo records the cameras given a plan of
         # their own (one a district, sub stream) rather than every class 1 and 2 camera.
@@ -186,13 +191,12 @@ async def run_demo(config: Config, *, seed: int = 2012, cameras: int = 8000) -> 
     demo_health_pace(config)
     platform = await Platform.open(config)
     try:
-        banner = await prepare(platform, seed=seed, cameras=cameras)
+        banner = await prepare(platform, seed=seed, cameras=cameras, nvrs=nvrs)
     except BaseException:
         await platform.close()
         raise
     print(banner, flush=True)
-    specs = demo_devices.load(config.server.data_dir / demo_devices.DEVICES_FILE, password=config.sip.password)
-    await serve(config, platform=platform, after_start=lambda started: _start_fleet(started, specs))
+    await serve(config, platform=platform, after_start=demo_fleet.start_fleet_process)
 
 
 def demo_health_pace(config: Config) -> None:
@@ -202,27 +206,6 @@ def demo_health_pace(config: Config) -> None:
     for key, value in (("vqd_interval_s", 120), ("offline_order_after_s", 300), ("recheck_after_s", 120)):
         if key not in health.model_fields_set:
             setattr(health, key, value)
-
-
-async def _start_fleet(platform: Platform, specs: list[DeviceSpec]) -> Callable[[], Awaitable[None]]:
-    """The simulated devices, registering with the demo's own SIP server; returns how to stop them."""
-    if platform.sip is None or not specs:
-        return _nothing
-    sip = platform.config.sip
-    host = "127.0.0.1" if sip.host in ("0.0.0.0", "::", "") else sip.host
-    fleet = Fleet(
-        specs, PlatformAddress.of(host, platform.sip.port, sip.id, sip.domain),
-        FleetOptions(
-            ramp_s=5.0,
-            video=VideoSettings(main_size="720p", sub_size="cif", picture_faults=demo_devices.picture_faults(specs)),
-        ),
-    )  # fmt: skip
-    await fleet.start()
-    return lambda: fleet.stop(unregister=True)
-
-
-async def _nothing() -> None:
-    return None
 
 
 def media_line(config: Config, specs: list[DeviceSpec]) -> str:

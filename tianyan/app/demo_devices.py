@@ -38,7 +38,7 @@ def _device_id(centre: str, type_code: str, serial: int, network: str = "0") -> 
     return gbid.build(centre=centre, type_code=type_code, network=network, serial=serial).value
 
 
-async def create(session: AsyncSession, *, seed: int, password: str) -> list[DeviceSpec]:
+async def create(session: AsyncSession, *, seed: int, password: str, nvrs: int = 1) -> list[DeviceSpec]:
     """Pick the cameras, register their devices (approved) and the vehicle cameras; flushes, the caller commits."""
     rng = random.Random(seed)
     regions = dict((await session.execute(select(Region.code, Region.id))).tuples().all())
@@ -96,6 +96,25 @@ async def create(session: AsyncSession, *, seed: int, password: str) -> list[Dev
             address="惠州市惠城区江北文昌一路",
         )
     )
+    # More NVRs on request (`tianyan demo --nvrs N`), one a district in turn: a wall of simulated channels for trying
+    # the console under load (the console benchmark runs ~200).
+    for k in range(1, nvrs):
+        district = DISTRICTS[k % len(DISTRICTS)]
+        extra_centre = f"{district.code}00"
+        extra = _device_id(extra_centre, "118", FIRST_SERIAL + 800 + k)
+        first = FIRST_SERIAL + 1000 + k * NVR_CHANNELS
+        specs.append(
+            DeviceSpec(
+                device_id=extra,
+                password=password,
+                kind="nvr",
+                name=f"{district.name}视频汇聚 NVR {k + 1:02d}",
+                channel_ids=tuple(_device_id(extra_centre, "131", first + n) for n in range(NVR_CHANNELS)),
+                latitude=23.1135 + rng.uniform(-0.3, 0.3),
+                longitude=114.4103 + rng.uniform(-0.3, 0.3),
+                address=f"惠州市{district.name}",
+            )
+        )
     for n in range(VEHICLES):
         device_id = _device_id(centre, "132", FIRST_SERIAL + 600 + n)
         channel = _device_id(centre, "131", FIRST_SERIAL + 700 + n)

@@ -35,6 +35,8 @@ def _api_server(config: Config, platform: Platform) -> _ApiServer:
             port=config.server.http_port,
             log_level="info",
             proxy_headers=False,
+            # The only WebSockets carry fMP4, which deflate cannot shrink: compressing it would only cost both ends.
+            ws_per_message_deflate=False,
         )
     )
 

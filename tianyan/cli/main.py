@@ -83,8 +83,11 @@ def demo(
     config: ConfigOption = None,
     seed: Annotated[int, typer.Option(help="seed of the generated registry")] = 2012,
     cameras: Annotated[int, typer.Option(help="number of generated cameras")] = 8000,
+    nvrs: Annotated[
+        int, typer.Option(help="simulated NVRs of 16 channels each, on first run (10 gives ~200 simulated channels)")
+    ] = 1,
 ) -> None:
     """Run the platform with demo data and simulated devices, on localhost."""
     from tianyan.app.demo import run_demo
 
-    run(run_demo(load_config(config), seed=seed, cameras=cameras))
+    run(run_demo(load_config(config), seed=seed, cameras=cameras, nvrs=nvrs))

@@ -61,4 +61,14 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 async def intend_to_write(session: AsyncSession) -> None:
     """Call first thing in a session that will write: on SQLite it then queues for the write lock up front."""
+    session.info[WRITE_INTENT] = True
     await session.connection(execution_options={WRITE_INTENT: True})
+
+
+async def commit_keeping_intent(session: AsyncSession) -> None:
+    """Commit part of a request's work (authentication touching last-seen times, say) and go on as before: a session
+    that said it will write opens its next transaction the same way, or the rest of the request would run deferred
+    and fail at once on SQLite when another writer got in between."""
+    await session.commit()
+    if session.info.get(WRITE_INTENT):
+        await session.connection(execution_options={WRITE_INTENT: True})

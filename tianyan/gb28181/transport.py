@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from tianyan.gb28181.sip.framing import Frame, Ping, Pong, StreamFramer
 from tianyan.gb28181.sip.message import Limits
 
 log = logging.getLogger(__name__)
+# Tries at a port-0 start before giving up (each a fresh pick of a free port).
+PORT_ZERO_ATTEMPTS = 5
 UDP_BUFFER_BYTES = 4 * 1024 * 1024
 
 TransportName = Literal["UDP", "TCP"]
@@ -133,13 +136,30 @@ class SipTransport:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        # Port 0 (tests, simulators): UDP picks a free port and TCP takes the same number, which an outgoing TCP
+        # connection may already hold as its local port; then pick again rather than fail.
+        attempts = PORT_ZERO_ATTEMPTS if self.port == 0 else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._bind()
+                return
+            except OSError as exc:
+                if attempt == attempts or exc.errno != errno.EADDRINUSE:
+                    raise
+                self._unbind()
+
+    async def _bind(self) -> None:
         loop = asyncio.get_running_loop()
         port = self.port
         if self.use_udp:
             sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_DGRAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_BUFFER_BYTES)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, UDP_BUFFER_BYTES)
-            sock.bind((self.host, port))
+            try:
+                sock.bind((self.host, port))
+            except OSError:
+                sock.close()
+                raise
             port = sock.getsockname()[1]
             self._udp, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), sock=sock)
         if self.use_tcp:
@@ -148,6 +168,14 @@ class SipTransport:
             )
             port = self._server.sockets[0].getsockname()[1]
         self.port = port
+
+    def _unbind(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+        if self._server is not None:
+            self._server.close()
+            self._server = None
 
     def deliver(self, data: bytes, peer: Peer) -> None:
         try:

@@ -32,6 +32,12 @@ class VqdLatest(Base):
     # Faulty diagnoses in a row up to this one (0 when it is fault-free): one bad picture is not yet a work order.
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
 
+    # The few failing cameras, for counting faults without visiting every camera's diagnosis (the resource tree).
+    # Each predicate is written as SQLAlchemy writes "not ok" for that database, so the planner matches it.
+    __table_args__ = (
+        Index("ix_vqd_latest_failing", "camera_id", sqlite_where=text("ok = 0"), postgresql_where=text("NOT ok")),
+    )
+
 
 class VqdEvent(Base):
     """A change of a camera's picture verdict (fault set differs from the previous diagnosis).

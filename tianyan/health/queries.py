@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tianyan.core.errors import InvalidInput, NotFound
 from tianyan.health import workorders
+from tianyan.health.kpi.model import Period
 from tianyan.health.models import VqdLatest, VqdSetting, WorkOrder
+from tianyan.health.reports.order_stats import OrderStats, order_stats
 from tianyan.registry.models import Camera, Organisation
 from tianyan.security.roles import Permission
 from tianyan.security.scope import Principal, camera_clause
@@ -95,6 +97,34 @@ async def get_order(session: AsyncSession, principal: Principal, order_id: int) 
         raise NotFound(f"no work order {order_id} in your scope")
     order, gb, name, unit = row
     return OrderView(order, gb, name, unit)
+
+
+async def order_summary(
+    session: AsyncSession, principal: Principal, *, period: Period, now: datetime
+) -> dict[str, Any]:
+    """Orders of the cameras in scope: opened and closed in the period, open now and MTTR, per fault kind and per
+    maintaining unit; a unit carries its id, which is what the order list filters by."""
+    principal.require(Permission.HEALTH_READ)
+    summary = await order_stats(session, camera_clauses=[camera_clause(principal)], period=period, now=now)
+    codes = [s.unit_code for s in summary.by_unit if s.unit_code]
+    ids: dict[str, int] = {}
+    if codes:
+        found = await session.execute(select(Organisation.code, Organisation.id).where(Organisation.code.in_(codes)))
+        ids = dict(found.tuples().all())
+
+    def row(s: OrderStats) -> dict[str, Any]:
+        return {
+            "unit_id": ids.get(s.unit_code), "unit_code": s.unit_code or None, "unit": s.unit or None,
+            "fault": s.fault or None, "opened": s.opened, "closed": s.closed, "open_now": s.open_now,
+            "mttr_s": None if s.mttr_s is None else round(s.mttr_s, 1),
+        }  # fmt: skip
+
+    return {
+        "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
+        "by_fault": [row(s) for s in summary.by_fault],
+        "by_unit": [row(s) for s in summary.by_unit],
+        "total": row(summary.total),
+    }
 
 
 async def failing_cameras(

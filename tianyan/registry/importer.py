@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +128,7 @@ class _Run:
         self.writing = True
         # False when the file as a whole is unusable (no header, unknown columns): even --partial writes nothing.
         self.file_ok = True
+        self.on_row: Callable[[int], None] | None = None
 
     # -- header ----------------------------------------------------------------------------
 
@@ -357,12 +358,14 @@ async def import_cameras(
     dry_run: bool = False,
     source_name: str | None = None,
     clock: Clock | None = None,
+    on_row: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Validate every row, then upsert by GB ID in the caller's transaction, batch by batch.
 
     Without `partial`, one bad row means nothing is written (the rows already written are rolled
     back to a savepoint); with it, the good rows are written and the bad ones reported. Rows whose
-    values all match the stored camera are not touched. The stream must be seekable.
+    values all match the stored camera are not touched. The stream must be seekable. `on_row` is told the
+    line of each row as it is read (progress for long imports).
     """
     principal.require(Permission.CAMERA_WRITE)
     with ExitStack() as stack:
@@ -378,6 +381,7 @@ async def import_cameras(
         file_format = file_format or tabular.format_for(name, head)
         report = ImportReport(source_name=name, sha256=_sha256(stream), partial=partial, dry_run=dry_run)
         run = _Run(session, principal, report, clock or SystemClock())
+        run.on_row = on_row
         await run.load_lookups()
         savepoint = await session.begin_nested()
         try:
@@ -416,6 +420,8 @@ async def _read_rows(run: _Run, rows: Iterator[tuple[int, list[str]]]) -> None:
         return
     for line, cells in rows:
         await run.add_row(line, cells)
+        if run.on_row is not None:
+            run.on_row(line)
     await run.flush()
 
 

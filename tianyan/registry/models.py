@@ -81,6 +81,12 @@ class Device(Base):
     )
 
 
+# The resource tree counts cameras in scope per region, unit and device from this index alone (its scope columns
+# first, then what it groups by).
+TREE_INDEX_COLUMNS = ("region_id", "network", "class", "sensitive", "online", "sector_id", "owning_unit_id",
+                      "device_id")  # fmt: skip
+
+
 class Camera(Base):
     """One video source (a GB/T 28181 channel) with everything the plans and the law judge it by."""
 
@@ -129,6 +135,7 @@ class Camera(Base):
         CheckConstraint("kind IN ('fixed','ptz','checkpoint','vehicle','bus','other')", name="kind"),
         CheckConstraint("retention_days IS NULL OR retention_days > 0", name="retention_days"),
         Index("ix_cameras_scope", "region_id", "network", "class"),
+        Index("ix_cameras_tree", *TREE_INDEX_COLUMNS),
     )
 
 

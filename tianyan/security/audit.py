@@ -141,10 +141,19 @@ class AuditFilter:
 
 
 async def search(
-    session: AsyncSession, *, where: AuditFilter, after_seq: int = 0, limit: int = 100
+    session: AsyncSession,
+    *,
+    where: AuditFilter,
+    after_seq: int = 0,
+    limit: int = 100,
+    newest_first: bool = False,
+    before_seq: int | None = None,
 ) -> Sequence[AuditEntry]:
-    """Newest last; page forward with after_seq."""
-    query = select(AuditEntry).where(where.clause(), AuditEntry.seq > after_seq).order_by(AuditEntry.seq)
+    """Newest last, paging forward with after_seq; or, newest_first, paging back with before_seq."""
+    query = select(AuditEntry).where(where.clause(), AuditEntry.seq > after_seq)
+    if before_seq is not None:
+        query = query.where(AuditEntry.seq < before_seq)
+    query = query.order_by(AuditEntry.seq.desc() if newest_first else AuditEntry.seq)
     return (await session.execute(query.limit(limit))).scalars().all()
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tianyan.core.clock import Clock, SystemClock
 from tianyan.core.errors import Locked, Unauthenticated
+from tianyan.db.engine import commit_keeping_intent
 from tianyan.security import audit
 from tianyan.security.accounts import principal_for
 from tianyan.security.models import ApiKey, LoginSession, User
@@ -194,7 +195,7 @@ async def principal_from_session(
     if (now - row.last_seen_at).total_seconds() > 60:
         await session.commit()  # end the reads first: on SQLite a write must open its own transaction
         row.last_seen_at = now
-        await session.commit()
+        await commit_keeping_intent(session)
     return await principal_for(session, user, source=source)
 
 
@@ -240,5 +241,5 @@ async def principal_from_api_key(
         raise Unauthenticated("this account is disabled")
     await session.commit()  # end the reads first: on SQLite a write must open its own transaction
     row.last_used_at = (clock or SystemClock()).now()
-    await session.commit()
+    await commit_keeping_intent(session)
     return await principal_for(session, user, source=source)

@@ -80,6 +80,8 @@ class SyntheticVideo:
         # A still street scene with sensor grain and traffic, like a fixed camera's view: picture diagnosis compares
         # it with a reference taken earlier, and a picture that moved as a whole would look like a moved camera.
         self._scene = _street_scene(width, height)
+        self._titled = np.empty_like(self._scene)
+        self._titled_stamp = ""
         self._grain = _grain(width, height)
         self._font_scale = max(0.4, height / 720)
         self._thickness = max(1, round(height / 360))
@@ -151,18 +153,28 @@ class SyntheticVideo:
 
     def _draw(self, index: int) -> np.ndarray:
         w, h = self.width, self.height
-        np.copyto(self._frame, self._scene)
+        np.copyto(self._frame, self._titled_scene())
         luma = self._frame[:h]
-        # A bus driving left to right along the road and a pedestrian walking in a circle.
+        # A bus driving left to right along the road and a pedestrian walking in a circle (below the text).
         bar_w = max(8, w // 10)
         x = (index * max(2, w // 100)) % (w + bar_w) - bar_w
         cv2.rectangle(luma, (x, h * 3 // 5), (x + bar_w, h * 3 // 5 + h // 8), 210, thickness=-1)
         angle = index * 2 * math.pi / (self.fps * 4)
         centre = (int(w / 2 + w / 4 * math.cos(angle)), int(h * 0.8 + h / 12 * math.sin(angle)))
         cv2.circle(luma, centre, max(4, h // 30), 30, thickness=-1)
-        self._text(luma, self.label, 1)
-        self._text(luma, self._clock().strftime("%Y-%m-%d %H:%M:%S"), 2)
         return self._frame
+
+    def _titled_scene(self) -> np.ndarray:
+        """The scene with the label and the time burned in, drawn again only when the second changes: antialiased
+        text costs more than encoding a small picture, and a simulator of hundreds of cameras draws it for each."""
+        stamp = self._clock().strftime("%Y-%m-%d %H:%M:%S")
+        if stamp != self._titled_stamp:
+            np.copyto(self._titled, self._scene)
+            luma = self._titled[: self.height]
+            self._text(luma, self.label, 1)
+            self._text(luma, stamp, 2)
+            self._titled_stamp = stamp
+        return self._titled
 
     def _text(self, luma: np.ndarray, text: str, line: int) -> None:
         origin = (max(4, self.width // 60), round(line * 36 * self._font_scale))

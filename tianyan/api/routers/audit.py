@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
@@ -37,6 +37,8 @@ class AuditOut(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditOut]
     next_after: int | None
+    # With order=desc: pass as `before` for the next (older) page.
+    next_before: int | None = None
 
 
 def _out(entry: AuditEntry) -> AuditOut:
@@ -76,13 +78,21 @@ async def search(
     until: datetime | None = None,
     outcome: str | None = None,
     after: Annotated[int, Query(ge=0)] = 0,
+    before: Annotated[int | None, Query(ge=1, description="with order=desc: entries before this seq")] = None,
+    order: Annotated[Literal["asc", "desc"], Query(description="asc: oldest first; desc: newest first")] = "asc",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ):
     principal.require(Permission.AUDIT_READ)
     where = _filter(actor, action, target, since, until, outcome)
-    rows = await audit.search(session, where=where, after_seq=after, limit=limit + 1)
+    newest_first = order == "desc"
+    rows = await audit.search(
+        session, where=where, after_seq=after, limit=limit + 1, newest_first=newest_first, before_seq=before
+    )
     items = [_out(e) for e in rows[:limit]]
-    return AuditPage(items=items, next_after=items[-1].seq if len(rows) > limit else None)
+    more = items[-1].seq if len(rows) > limit else None
+    if newest_first:
+        return AuditPage(items=items, next_after=None, next_before=more)
+    return AuditPage(items=items, next_after=more)
 
 
 @router.get("/audit/export.csv")

@@ -16,6 +16,7 @@ from tianyan.core.errors import NotFound, TianyanError
 from tianyan.health import queries, workorders
 from tianyan.health.models import VqdLatest, VqdSetting
 from tianyan.health.paths import health_dir
+from tianyan.health.reports import periods
 from tianyan.security import audit
 from tianyan.security.roles import Permission
 
@@ -145,6 +146,20 @@ async def list_work_orders(
         session, principal, status=status, fault=fault, unit_id=unit, camera_gb_id=camera, limit=limit, offset=offset
     )
     return OrderPage(items=[v.as_dict() for v in views], total=total)
+
+
+@router.get("/work-orders/stats")
+async def work_order_stats(
+    principal: CurrentPrincipal, session: DbSession, platform: CurrentPlatform,
+    start: Annotated[
+        str | None, Query(alias="from", description="YYYY-MM-DD or YYYY-MM-DDTHH:MM, local time (default: 30 days ago)")
+    ] = None,
+    end: Annotated[str | None, Query(alias="to", description="YYYY-MM-DD (that day included) or a time")] = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Work orders of the cameras in your scope: opened and closed in the period, open now, and MTTR (fault began
+    to order closed), per fault kind and per maintaining unit (with its id, for `GET /work-orders?unit=`)."""
+    now = platform.clock.now()
+    return await queries.order_summary(session, principal, period=periods.report_period(start, end, now=now), now=now)
 
 
 @router.get("/work-orders/{order_id}")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from tianyan.api.deps import CurrentPlatform, CurrentPrincipal, DbSession
 from tianyan.app.platform import Platform
@@ -16,6 +17,7 @@ from tianyan.health.kpi.model import DIMENSIONS
 from tianyan.health.reports import json_out, monthly, pdf, periods, xlsx
 from tianyan.health.reports.criteria import Criteria
 from tianyan.health.reports.document import KpiDocument, active_plan, kpi_document, record_download
+from tianyan.health.reports.recent import RecentAnswers
 from tianyan.planning.catalogue import Plan
 from tianyan.security.roles import Permission
 from tianyan.security.scope import Principal
@@ -24,7 +26,16 @@ router = APIRouter(tags=["health"])
 
 MEDIA_TYPES = {"xlsx": xlsx.XLSX_MEDIA_TYPE, "pdf": pdf.PDF_MEDIA_TYPE}
 _SAFE = re.compile(r"[^0-9A-Za-z_-]")
+# The oldest answer a caller may accept (an hour).
+MAX_AGE_S = 3600
 _FILES = {200: {"content": {"application/json": {}, **{media: {} for media in MEDIA_TYPES.values()}}}}
+
+
+def _recent(request: Request) -> RecentAnswers[KpiDocument]:
+    recent = getattr(request.app.state, "recent_kpi", None)
+    if recent is None:
+        recent = request.app.state.recent_kpi = RecentAnswers()
+    return recent
 
 
 def _plan(platform: Platform) -> Plan | None:
@@ -52,6 +63,7 @@ async def _file(
 
 @router.get("/kpi", responses=_FILES)
 async def get_kpi(
+    request: Request,
     principal: CurrentPrincipal,
     session: DbSession,
     platform: CurrentPlatform,
@@ -74,10 +86,22 @@ async def get_kpi(
     ] = None,
     trend: Annotated[bool | None, Query(description="figures per local day (default: on for files)")] = None,
     file_format: Annotated[str, Query(alias="format", pattern="^(json|xlsx|pdf)$")] = "json",
+    max_age: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_AGE_S,
+            description="seconds: the same question answered this recently will do (JSON only; "
+            "its computed_at says when); 0 computes afresh",
+        ),
+    ] = 0,
 ) -> Any:
     """KPIs of the cameras in your scope that match the filters, over the period, judged against the active plan;
     with the worst cameras, the breakdowns asked for, the daily trend and work-order statistics. A file (xlsx, pdf)
-    is a report to hand on: unless told otherwise it is broken down by district and sector, with the trend."""
+    is a report to hand on: unless told otherwise it is broken down by district and sector, with the trend.
+
+    A dashboard opened again passes `max_age` and gets the answer computed for the same question that long ago at
+    most (a KPI over 100,000 cameras costs the database most of a second); a file is always computed afresh."""
     principal.require(Permission.PLAN_READ)
     unknown = [d for d in breakdown or () if d not in DIMENSIONS]
     if unknown:
@@ -87,9 +111,20 @@ async def get_kpi(
     criteria = Criteria(region=region, cls=cls, network=network, sector=sector, unit=unit, camera=camera)
     is_file = file_format != "json"
     dimensions = tuple(breakdown) if breakdown else (monthly.BREAKDOWNS if is_file else ())
-    document = await kpi_document(session, criteria=criteria, period=period, principal=principal,
-                                  plan=_plan(platform), now=now, worst=worst, breakdowns=dimensions,
-                                  trend=is_file if trend is None else trend)  # fmt: skip
+    plan = _plan(platform)
+    with_trend = is_file if trend is None else trend
+
+    async def compute() -> KpiDocument:
+        return await kpi_document(session, criteria=criteria, period=period, principal=principal, plan=plan,
+                                  now=now, worst=worst, breakdowns=dimensions, trend=with_trend)  # fmt: skip
+
+    if is_file:
+        document = await compute()
+    else:
+        # The whole principal (role and scope, not where it calls from): a scope changed meanwhile asks anew.
+        who = replace(principal, source="")
+        question = (who, criteria, start, end, plan.id if plan else None, worst, dimensions, with_trend)
+        document = await _recent(request).get(question, max_age, compute)
     if file_format == "json":
         return json_out.as_dict(document)
     name = f"kpi-{periods.file_stem(period)}"

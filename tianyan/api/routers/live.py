@@ -16,14 +16,15 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tianyan.api.deps import CurrentPlatform, CurrentPrincipal, DbSession, client_address
 from tianyan.api.stream_tokens import token_signer
 from tianyan.api.websockets import close_socket, stream_viewer
 from tianyan.app.platform import Platform
 from tianyan.core import gbid
-from tianyan.core.errors import NotFound, Unavailable
+from tianyan.core.errors import NotFound, TianyanError, Unavailable
 from tianyan.media.hub import StreamUnavailable
 from tianyan.media.live import (
     CLOSE_TOKEN_INVALID,
@@ -36,6 +37,7 @@ from tianyan.media.tokens import MediaClaims, TokenError, TokenMismatch
 from tianyan.registry import service as registry
 from tianyan.security import audit
 from tianyan.security.roles import Permission
+from tianyan.security.scope import Principal
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
@@ -44,7 +46,8 @@ MEDIA_PREFIX = "/media/live"
 HLS_PLAYLIST = "application/vnd.apple.mpegurl"
 # How long a playlist request waits for the first segments of a stream that is just starting (three GOPs).
 HLS_FIRST_SEGMENTS_S = 30.0
-# A WebSocket close reason may carry at most 123 bytes.
+# Cameras one POST /live may ask for (four walls of sixteen).
+MAX_BATCH = 64
 
 
 # --- the media plane's parts this router needs ---------------------------------------------------------------
@@ -105,6 +108,71 @@ async def start_live(
     keeps playing past that. Every call is audited."""
     body = body or LiveIn()
     principal.require(Permission.VIDEO_LIVE)
+    return await _issue(request, principal, session, platform, gb_id, body.stream, body.transport)
+
+
+class LiveWanted(BaseModel):
+    camera: str
+    stream: Literal["main", "sub"] = "main"
+
+
+class LiveBatchIn(BaseModel):
+    items: list[LiveWanted] = Field(min_length=1, max_length=MAX_BATCH)
+    transport: Literal["ws", "hls"] = "ws"
+
+
+class LiveRefused(BaseModel):
+    status: int
+    title: str
+    detail: str
+
+
+class LiveAnswer(BaseModel):
+    camera: str
+    stream: Literal["main", "sub"]
+    live: LiveOut | None = None
+    error: LiveRefused | None = None
+
+
+class LiveBatchOut(BaseModel):
+    items: list[LiveAnswer]
+
+
+@router.post("/live", response_model=LiveBatchOut)
+async def start_live_many(
+    body: LiveBatchIn,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    platform: CurrentPlatform,
+) -> LiveBatchOut:
+    """Live URLs for several cameras at once (a wall of tiles opening together): one request and one transaction
+    instead of one each, so sixteen tiles do not queue sixteen times for the database.
+
+    Each camera is answered on its own, in the order asked: its URLs, or why it was refused (`status` as the
+    single-camera call would answer: 403, 404, 422…). Each one issued is audited as `video.live`."""
+    principal.require(Permission.VIDEO_LIVE)
+    answers = []
+    for wanted in body.items:
+        try:
+            live = await _issue(request, principal, session, platform, wanted.camera, wanted.stream, body.transport)
+        except TianyanError as exc:
+            refused = LiveRefused(status=exc.status, title=exc.title, detail=exc.detail)
+            answers.append(LiveAnswer(camera=wanted.camera, stream=wanted.stream, error=refused))
+        else:
+            answers.append(LiveAnswer(camera=wanted.camera, stream=wanted.stream, live=live))
+    return LiveBatchOut(items=answers)
+
+
+async def _issue(
+    request: Request,
+    principal: Principal,
+    session: AsyncSession,
+    platform: Platform,
+    gb_id: str,
+    stream: Literal["main", "sub"],
+    transport: Literal["ws", "hls"],
+) -> LiveOut:
     camera = await registry.get_camera(session, principal=principal, gb_id=gbid.parse(gb_id).value)
     views = live_views(platform, request.app.state)
     token, claims = token_signer(platform, request.app.state).issue(
@@ -112,7 +180,7 @@ async def start_live(
         username=principal.username,
         camera=camera.gb_id,
         purpose="live",
-        stream=body.stream,
+        stream=stream,
         ttl_s=_ttl_s(platform),
     )
     await audit.record(
@@ -121,10 +189,10 @@ async def start_live(
         source=principal.source,
         action="video.live",
         target=f"camera:{camera.gb_id}",
-        detail={"stream": body.stream, "transport": body.transport, "token": claims.nonce},
+        detail={"stream": stream, "transport": transport, "token": claims.nonce},
         clock=platform.clock,
     )
-    muxer = views.muxer(camera.gb_id, body.stream)
+    muxer = views.muxer(camera.gb_id, stream)
     base = str(request.base_url).rstrip("/")
     ws_base = "wss" + base[5:] if base.startswith("https") else "ws" + base[4:]
     api = request.scope.get("root_path", "") + "/api/v1"

@@ -21,13 +21,15 @@ class PlanOut(BaseModel):
     title: str
     shape: str
     origin: str
+    active: bool  # the plan KPIs are judged by (config health.plan)
 
 
 @router.get("/plans", response_model=list[PlanOut])
 async def list_plans(principal: CurrentPrincipal, platform: CurrentPlatform):
     principal.require(Permission.PLAN_READ)
     plans = catalogue.list_plans(user_dir=catalogue.user_plans_dir(platform.config.server.data_dir))
-    return [PlanOut(id=p.id, title=p.title, shape=p.shape, origin=p.origin) for p in plans]
+    active = platform.config.health.plan
+    return [PlanOut(id=p.id, title=p.title, shape=p.shape, origin=p.origin, active=p.id == active) for p in plans]
 
 
 @router.get("/plans/{plan_id}", response_model=dict[str, Any])

@@ -223,7 +223,7 @@ async def presets(gb_id: str, principal: CurrentPrincipal, session: DbSession, p
         PresetQueryResponse,
         answer_id=camera.gb_id,
     )
-    return [{"id": p.id, "name": p.name} for p in answer.presets]
+    return [{"id": p.preset_id, "name": p.name} for p in answer.presets]
 
 
 class RecordingOut(BaseModel):

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 ALLOW = "INVITE, ACK, BYE, CANCEL, INFO, MESSAGE, SUBSCRIBE, NOTIFY, OPTIONS"
 NEVER = float("inf")
 _SHARED_RNG = random.Random()
+_UNREGISTER_FLOOR_S = 2.0
 # Response MESSAGEs of one multi-message answer in flight at once: a device does not wait for each 200.
 SEND_WINDOW = 4
 
@@ -75,6 +76,7 @@ class SimDevice:
         self.stats = DeviceStats()
         self.on_event = on_event
         self.registered = False
+        self._registering = False
         self.misses = 0
         self.last_outcome: RegisterOutcome | None = None
         self.clock_offset_s = 0.0  # platform time (Date of the 200) minus ours
@@ -186,10 +188,12 @@ class SimDevice:
             self._subscriptions.stop_all()
         for task in list(self._tasks):
             task.cancel()
-        if unregister and self.registered and self._registration is not None:
-            # A platform that is gone would hold each unregister for timer F (32 s): give it a few T1 only.
+        # A REGISTER cut short by the stop may have taken at the platform: unregister then as well.
+        if unregister and (self.registered or self._registering) and self._registration is not None:
+            # A platform that is gone would hold each unregister for timer F (32 s): give it a few T1 only,
+            # but never less than a loaded machine needs to answer a whole fleet unregistering at once.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(8 * self.behaviour.timers.t1_s):
+                async with asyncio.timeout(max(8 * self.behaviour.timers.t1_s, _UNREGISTER_FLOOR_S)):
                     await self._registration.register(0)
         self.registered = False
         self.board.detach([self.spec.device_id, *self.spec.channel_ids, *self.spec.alarm_input_ids])
@@ -270,7 +274,9 @@ class SimDevice:
             self._registration = Registration(self.device_id, self.spec.password, self.platform, self.board,
                                               qop=self.behaviour.digest_qop)  # fmt: skip
         self.stats.register_attempts += 1
+        self._registering = True  # left set when the stop cancels us mid-REGISTER
         outcome = await self._registration.register(self.behaviour.expires_s)
+        self._registering = False
         self.last_outcome = outcome
         self.registered = outcome.ok and outcome.expires_s > 0
         if not self.registered:

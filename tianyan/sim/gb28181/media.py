@@ -174,7 +174,7 @@ class MediaSessions:
             return (488, "only PS (payload type 96) is sent"), channel_id
         if offer.connection_address is None or offer.port == 0:
             return (488, "no media address in the offer"), channel_id
-        if len(self._sessions) >= self.host.behaviour.max_sessions:
+        if len(self._sessions) >= self.host.behaviour.session_limit(len(spec.channel_ids)):
             return (486, "too many media sessions"), channel_id
         return None, channel_id
 

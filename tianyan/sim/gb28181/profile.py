@@ -69,8 +69,13 @@ class Behaviour:
     # The first keepalive after registering comes at a random point of this share of the interval, so a fleet
     # registered in one storm does not keep alive in lock-step ever after.
     keepalive_spread: float = 1.0
-    max_sessions: int = 16  # concurrent media sessions per device; more are refused with 486
+    # Concurrent media sessions per device; more are refused with 486. None: four a channel (live main and sub, a
+    # playback, a download), at least 16, so an NVR can send every channel at once as real ones can.
+    max_sessions: int | None = None
     vehicle_speed_kmh: float = 40.0
+
+    def session_limit(self, channels: int) -> int:
+        return self.max_sessions if self.max_sessions is not None else max(16, 4 * channels)
 
     def __post_init__(self) -> None:
         if self.keepalive_s <= 0 or self.expires_s < 0 or self.retry_s <= 0 or self.retry_max_s < self.retry_s:

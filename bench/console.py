@@ -28,9 +28,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -69,6 +70,9 @@ def start_demo(data_dir: Path, cameras: int, nvrs: int) -> tuple[subprocess.Pope
         banner.append(line.rstrip("\n"))
         if sum(item == "=" * 100 for item in banner) >= 3:
             break
+    # Keep reading: uvicorn logs every request to stdout, and once a pipe nobody reads is full (64 KB, a few hundred
+    # requests) the demo blocks on that write and stops answering altogether.
+    threading.Thread(target=_drain, args=(process.stdout, log), daemon=True).start()
     passwords = {}
     for line in banner:
         cells = line.split()
@@ -85,6 +89,11 @@ def start_demo(data_dir: Path, cameras: int, nvrs: int) -> tuple[subprocess.Pope
         time.sleep(0.2)
     process.kill()
     raise SystemExit(f"the demo did not come up; see {log.name}")
+
+
+def _drain(stream: IO[str], log: IO[str]) -> None:
+    for line in stream:
+        log.write(line)
 
 
 def stop(process: subprocess.Popen[str]) -> None:

@@ -1,25 +1,28 @@
 // Pages, the permission each needs, and the login guard. Pages load on first visit, so the map's and the charts'
 // libraries are fetched only by those who open them.
+import {
+  Cpu, DataLine, DocumentChecked, Flag, MapLocation, Monitor, Tools, Upload, User, VideoCamera,
+} from "@element-plus/icons-vue";
 import { createRouter, createWebHistory } from "vue-router";
 import { can, loadMe, session } from "./session.js";
 
 // The menu is built from these, in this order; `perm` hides the entry and guards the route.
 export const PAGES = [
-  { path: "/live", name: "live", icon: "IconMonitor", perm: "video.live", component: () => import("./pages/LiveWall.vue") },
-  { path: "/playback", name: "playback", icon: "IconVideoCamera", perm: "video.playback",
+  { path: "/live", name: "live", icon: Monitor, perm: "video.live", component: () => import("./pages/LiveWall.vue") },
+  { path: "/playback", name: "playback", icon: VideoCamera, perm: "video.playback",
     component: () => import("./pages/Playback.vue") },
-  { path: "/map", name: "map", icon: "IconMapLocation", perm: "camera.read", component: () => import("./pages/MapView.vue") },
-  { path: "/health", name: "health", icon: "IconDataLine", perm: "health.read",
+  { path: "/map", name: "map", icon: MapLocation, perm: "camera.read", component: () => import("./pages/MapView.vue") },
+  { path: "/health", name: "health", icon: DataLine, perm: "health.read",
     component: () => import("./pages/HealthDashboard.vue") },
-  { path: "/work-orders", name: "workOrders", icon: "IconTools", perm: "health.read",
+  { path: "/work-orders", name: "workOrders", icon: Tools, perm: "health.read",
     component: () => import("./pages/WorkOrders.vue") },
-  { path: "/plans", name: "plans", icon: "IconFlag", perm: "plan.read", component: () => import("./pages/PlanProgress.vue") },
-  { path: "/admin/users", name: "users", icon: "IconUser", perm: "user.manage", component: () => import("./pages/Users.vue") },
-  { path: "/admin/devices", name: "devices", icon: "IconCpu", perm: "device.write",
+  { path: "/plans", name: "plans", icon: Flag, perm: "plan.read", component: () => import("./pages/PlanProgress.vue") },
+  { path: "/admin/users", name: "users", icon: User, perm: "user.manage", component: () => import("./pages/Users.vue") },
+  { path: "/admin/devices", name: "devices", icon: Cpu, perm: "device.write",
     component: () => import("./pages/Devices.vue") },
-  { path: "/admin/import", name: "import", icon: "IconUpload", perm: "camera.write",
+  { path: "/admin/import", name: "import", icon: Upload, perm: "camera.write",
     component: () => import("./pages/ImportCameras.vue") },
-  { path: "/audit", name: "audit", icon: "IconDocumentChecked", perm: "audit.read", component: () => import("./pages/Audit.vue") },
+  { path: "/audit", name: "audit", icon: DocumentChecked, perm: "audit.read", component: () => import("./pages/Audit.vue") },
 ];
 
 export function firstAllowedPage() {

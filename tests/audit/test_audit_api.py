@@ -19,6 +19,7 @@ from tianyan.api.app import create_app
 from tianyan.api.routers import audit as audit_router
 from tianyan.app.platform import Platform
 from tianyan.core.clock import FakeClock
+from tianyan.core.sheet_text import from_csv_cell
 from tianyan.security import audit
 
 AUDIT_PATHS = ("/api/v1/audit", "/api/v1/audit/export.csv", "/api/v1/audit/verify")
@@ -192,6 +193,29 @@ async def test_export_holds_every_entry_and_can_be_checked_on_its_own(
         previous = row["hash"]
     chinese = next(row for row in rows if row["reason"])
     assert chinese["reason"] == "巡查核实"
+
+
+async def test_export_cells_never_run_as_formulas_and_still_verify(
+    remote: httpx.AsyncClient, accounts: Accounts, history: list[dict], session: AsyncSession, clock: FakeClock
+) -> None:
+    """A reason typed as a formula opens in Excel or WPS as the text typed; the copy still re-verifies once the
+    apostrophe that marks such a cell as text is taken off."""
+    hostile = '=HYPERLINK("http://example.invalid/x","核实")'
+    clock.advance(1)
+    await audit.record(session, actor="zhang", source="10.1.0.9", action="video.export", target="-1+1",
+                       reason=hostile, detail={}, clock=clock)  # fmt: skip
+    await session.commit()
+    rows = _csv(await remote.get("/api/v1/audit/export.csv", params={"actor": "zhang"}, headers=accounts.auditor))
+    row = next(row for row in rows if row["action"] == "video.export")
+    assert (row["reason"], row["target"]) == ("'" + hostile, "'-1+1")
+    assert not any(cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r.values())
+    cells = {key: from_csv_cell(value) for key, value in row.items()}
+    recomputed = audit.entry_hash(
+        seq=int(cells["seq"]), at=datetime.fromisoformat(cells["at"]), actor=cells["actor"], source=cells["source"],
+        action=cells["action"], target=cells["target"], outcome=cells["outcome"], reason=cells["reason"],
+        detail=json.loads(cells["detail"]), prev_hash=cells["prev_hash"],
+    )  # fmt: skip
+    assert recomputed == cells["hash"]
 
 
 async def test_export_is_itself_audited(

@@ -127,7 +127,8 @@ def shot() -> Callable[[Page, str], Path]:
 
     def _shot(page: Page, name: str) -> Path:
         path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path))
+        # Transitions finished (a progress bar caught half-way would misstate the page).
+        page.screenshot(path=str(path), animations="disabled")
         return path
 
     return _shot

@@ -15,6 +15,7 @@ from tests.registry_fixtures import add_user, api_key
 from tianyan.api.app import create_app
 from tianyan.app.platform import Platform, secret_file
 from tianyan.gb28181.catalog_sync import apply_items
+from tianyan.gb28181.directory import KnownDevice
 from tianyan.gb28181.manscdp.catalog import CatalogItem
 from tianyan.gb28181.server import SipServer
 from tianyan.gb28181.transport import Peer
@@ -27,14 +28,19 @@ CHANNELS = [f"4413020000131000000{n}" for n in range(1, 4)]
 NOW = datetime(2026, 11, 21, 8, tzinfo=UTC)
 
 
-async def test_a_channel_left_out_of_the_catalog_is_detached_not_deleted(
-    sip: tuple[SipServer, Recorder], sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    server, _ = sip
+async def registered_nvr(server: SipServer, sessions: async_sessionmaker[AsyncSession]) -> KnownDevice:
+    """The NVR as the SIP server knows it once added to the registry."""
     await add_device(sessions, NVR)
     await server.directory.load(server.endpoint.now())
     known = server.directory.cached(NVR)
     assert known is not None
+    return known
+
+
+async def test_a_channel_left_out_of_the_catalog_is_detached_not_deleted(
+    sip: tuple[SipServer, Recorder], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    known = await registered_nvr(sip[0], sessions)
     async with sessions() as session:
         added = await apply_items(
             session,
@@ -64,6 +70,28 @@ async def test_a_channel_left_out_of_the_catalog_is_detached_not_deleted(
         ).all()
     assert (kept.device_id, kept.online, kept.cls, kept.network) == (None, False, 2, "social")
     assert [tuple(h) for h in history] == [(True, "catalog: new channel"), (False, "removed from the device's catalog")]
+
+
+async def test_a_catalog_that_reports_a_new_ptz_type_changes_what_the_camera_can_do(
+    sip: tuple[SipServer, Recorder], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A bullet swapped for a dome (PTZType 1) gets the PTZ pad; a checkpoint camera stays a checkpoint camera."""
+    known = await registered_nvr(sip[0], sessions)
+    async with sessions() as session:
+        await apply_items(session, known, [CatalogItem(c, ptz_type=3) for c in CHANNELS], complete=True,
+                          device_online=True, now=NOW)  # fmt: skip
+        checkpoint = (await session.execute(select(Camera).where(Camera.gb_id == CHANNELS[2]))).scalar_one()
+        checkpoint.kind = "checkpoint"
+        changes = await apply_items(
+            session, known, [CatalogItem(CHANNELS[0], ptz_type=1), CatalogItem(CHANNELS[1], ptz_type=3),
+                             CatalogItem(CHANNELS[2], ptz_type=1)],
+            complete=True, device_online=True, now=NOW,
+        )  # fmt: skip
+        await session.commit()
+    assert sorted(changes.updated) == [CHANNELS[0], CHANNELS[2]]
+    async with sessions() as session:
+        kinds = dict((await session.execute(select(Camera.gb_id, Camera.kind).where(Camera.gb_id.in_(CHANNELS)))).all())
+    assert kinds == {CHANNELS[0]: "ptz", CHANNELS[1]: "fixed", CHANNELS[2]: "checkpoint"}
 
 
 async def test_a_catalog_never_takes_over_another_devices_camera(

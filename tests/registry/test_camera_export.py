@@ -78,6 +78,35 @@ async def test_export_then_import_changes_nothing(
     assert (report.created, report.updated, report.unchanged, report.errors) == (0, 0, 4, [])
 
 
+@pytest.mark.parametrize("file_format", tabular.FORMATS)
+async def test_names_that_look_like_formulas_export_as_text_and_import_back(
+    registry: AsyncSession, make_row: Rows, write_file: Write, tmp_path: Path, file_format: tabular.FileFormat
+) -> None:
+    """A device may name its channel anything; a spreadsheet program opening the export must show it, not run it."""
+    name, address, labels = '=HYPERLINK("http://example.invalid","点我")', "+86 东门", "@sum;-1"
+    report = await import_cameras(
+        registry, principal=SYSTEM, path_or_stream=write_file([make_row(1, name=name, address=address, labels=labels)])
+    )
+    await registry.commit()
+    assert report.errors == [] and report.created == 1
+    data = await export_bytes(registry, SYSTEM, file_format)
+    if file_format == "csv":
+        raw = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+        first = dict(zip(raw[0], raw[1], strict=True))
+        assert (first["name"], first["address"], first["labels"]) == ("'" + name, "'" + address, "'" + labels)
+    else:
+        sheet = load_workbook(io.BytesIO(data)).active
+        assert sheet is not None
+        assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+        assert name in [cell.value for cell in sheet[2]]
+    first = dict(zip(COLUMNS, read_back(data, file_format)[1], strict=False))
+    assert (first["name"], first["address"], first["labels"]) == (name, address, labels)
+    path = tmp_path / f"export.{file_format}"
+    path.write_bytes(data)
+    report = await import_cameras(registry, principal=SYSTEM, path_or_stream=path)
+    assert (report.unchanged, report.errors) == (1, [])
+
+
 async def test_export_holds_only_the_principals_cameras(
     registry: AsyncSession, varied: list[dict[str, Any]], huicheng_maintainer: Principal
 ) -> None:

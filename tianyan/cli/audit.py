@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from tianyan.cli.runtime import ConfigOption, print_json, run, with_session
+from tianyan.core.sheet_text import csv_cells
 from tianyan.security import audit
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -35,6 +36,6 @@ def export(
         writer = csv.writer(sys.stdout)
         writer.writerow(audit.EXPORT_COLUMNS)
         async for entry in audit.stream(session, where=audit.AuditFilter(actor=actor, action=action)):
-            writer.writerow(audit.export_row(entry))
+            writer.writerow(csv_cells(audit.export_row(entry)))
 
     run(with_session(config, work))

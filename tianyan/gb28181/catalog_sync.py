@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 VIDEO_TYPES = frozenset({"131", "132"})
 # GB/T 28181 A.2.1 PTZType: 1 dome, 2 half-dome, 3 fixed bullet, 4 remote-controlled bullet.
 PTZ_TYPES = frozenset({1, 4})
+_LENS_KINDS = frozenset({"fixed", "ptz"})
+
+
+def _kind(ptz_type: int | None) -> str:
+    return "ptz" if ptz_type in PTZ_TYPES else "fixed"
 
 
 @dataclass
@@ -128,7 +133,7 @@ async def apply_items(
                 cls=row.channel_class,
                 network=row.channel_network,
                 region_id=region_id,
-                kind="ptz" if item.ptz_type in PTZ_TYPES else "fixed",
+                kind=_kind(item.ptz_type),
                 latitude=lat,
                 longitude=lon,
                 address=(item.address or None) and item.address[:300],
@@ -152,6 +157,7 @@ async def apply_items(
             camera.longitude,
             camera.channel_status,
             camera.ptz_type,
+            camera.kind,
             camera.device_id,
         )
         camera.device_id = device.id
@@ -165,6 +171,9 @@ async def apply_items(
             camera.channel_status = status
         if item.ptz_type is not None:
             camera.ptz_type = item.ptz_type
+            # The device knows whether it can turn; a checkpoint or vehicle camera keeps what the bureau called it.
+            if camera.kind in _LENS_KINDS:
+                camera.kind = _kind(item.ptz_type)
         online = device_online and camera.channel_status != "OFF"
         if online != camera.online:
             camera.online = online
@@ -176,6 +185,7 @@ async def apply_items(
             camera.longitude,
             camera.channel_status,
             camera.ptz_type,
+            camera.kind,
             camera.device_id,
         )
         if after != before:

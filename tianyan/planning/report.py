@@ -11,6 +11,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from tianyan.core.sheet_text import without_formulas
 from tianyan.planning.progress import Measure, PlanProgress, UnitProgress
 from tianyan.planning.rules import MilestoneResult
 
@@ -235,5 +236,5 @@ def as_xlsx(p: PlanProgress) -> bytes:
                 cell.number_format = "0.0%"
         sheet.freeze_panes = "A2"
     out = io.BytesIO()
-    workbook.save(out)
+    without_formulas(workbook).save(out)
     return out.getvalue()

@@ -12,6 +12,7 @@ from pathlib import PurePath
 from typing import Any, BinaryIO, Literal
 
 from tianyan.core.errors import InvalidInput
+from tianyan.core.sheet_text import csv_cell, from_csv_cell, keep_as_text
 
 FileFormat = Literal["csv", "xlsx"]
 FORMATS: tuple[FileFormat, ...] = ("csv", "xlsx")
@@ -91,7 +92,7 @@ def _csv_rows(stream: BinaryIO) -> Rows:
             # A quoted cell may span lines; the row starts where the previous one ended.
             start, line = line, reader.line_num + 1
             if any(cell.strip() for cell in cells):
-                yield start, cells
+                yield start, [from_csv_cell(cell) for cell in cells]
     finally:
         # Hand the caller's stream back open.
         text.detach()
@@ -153,7 +154,7 @@ def _csv_text(value: Any) -> str:
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     if isinstance(value, date):
         return value.isoformat()
-    return str(value)
+    return csv_cell(value) if isinstance(value, str) else str(value)
 
 
 class CsvWriter(TableWriter):
@@ -181,7 +182,16 @@ class XlsxWriter(TableWriter):
         self._sheet = self._workbook.create_sheet(sheet_title)
 
     def write(self, cells: Sequence[Any]) -> None:
-        self._sheet.append([None if value == "" else value for value in cells])
+        self._sheet.append([self._cell(value) for value in cells])
+
+    def _cell(self, value: Any) -> Any:
+        if value == "":
+            return None
+        if isinstance(value, str) and value.startswith("="):
+            from openpyxl.cell import WriteOnlyCell
+
+            return keep_as_text(WriteOnlyCell(self._sheet, value=value))
+        return value
 
     def close(self) -> None:
         self._workbook.save(self._stream)

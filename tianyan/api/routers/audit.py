@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from tianyan.api.deps import CurrentPrincipal, DbSession
 from tianyan.core.errors import InvalidInput
+from tianyan.core.sheet_text import csv_cells
 from tianyan.security import audit
 from tianyan.security.models import AuditEntry
 from tianyan.security.roles import Permission
@@ -123,7 +124,7 @@ async def export(
         writer = csv.writer(buffer)
         writer.writerow(audit.EXPORT_COLUMNS)
         async for entry in audit.stream(session, where=where):
-            writer.writerow(audit.export_row(entry))
+            writer.writerow(csv_cells(audit.export_row(entry)))
             if buffer.tell() > 64 * 1024:
                 yield buffer.getvalue()
                 buffer.seek(0)

@@ -13,6 +13,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from tianyan.core.sheet_text import without_formulas
 from tianyan.health.reports.document import KpiDocument
 from tianyan.health.reports.sections import (
     STATUS_LABELS,
@@ -182,5 +183,5 @@ def as_xlsx(doc: KpiDocument) -> bytes:
         _worst(workbook, worst)
     _orders(workbook, doc)
     out = io.BytesIO()
-    workbook.save(out)
+    without_formulas(workbook).save(out)
     return out.getvalue()
